@@ -1,0 +1,54 @@
+//! The command line: one subcommand per file under `cli/`.
+//!
+//! Each subcommand owns a `clap::Args` struct and a `run` function that
+//! writes its report to the given output and returns a [`CommandError`]
+//! when the input is bad, so that `main` decides exit codes in one place.
+
+use std::fmt;
+use std::io::Write;
+
+use clap::{Parser, Subcommand};
+
+/// bedrock-tuner: per-intent inference parameters and A/B tests for
+/// applications on AWS Bedrock, as a sidecar proxy.
+#[derive(Debug, Parser)]
+#[command(name = "bedrock-tuner", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the sidecar proxy and its admin listener.
+    Serve(crate::cli::serve::ServeArgs),
+}
+
+/// A command that could not do what was asked, with a message for the
+/// operator. `main` prints it to stderr and exits with status 2.
+#[derive(Debug)]
+pub struct CommandError(pub String);
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+impl CommandError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// Runs a parsed command line, writing reports to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CommandError> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+    }
+    .and_then(|()| out.flush().map_err(|e| CommandError::new(e.to_string())))
+}
+
+pub mod serve;

@@ -1,0 +1,64 @@
+//! `bedrock-tuner serve`: run the sidecar.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::CommandError;
+use crate::config::{Overrides, Settings};
+
+/// Flags override the configuration file for the settings they name.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Configuration file (see sidecar.toml); built-in defaults without it.
+    #[arg(long, env = "BEDROCK_TUNER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address of the proxy listener [default: 127.0.0.1:8080].
+    #[arg(long, env = "BEDROCK_TUNER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Address of the admin listener (/metrics, /healthz, /readyz)
+    /// [default: 127.0.0.1:9464].
+    #[arg(long, env = "BEDROCK_TUNER_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Upstream base URL, e.g. https://bedrock-runtime.us-east-1.amazonaws.com
+    /// [default: the endpoint of each request's signed region].
+    #[arg(long, env = "BEDROCK_TUNER_UPSTREAM")]
+    pub upstream: Option<String>,
+    /// Pin the sidecar to one region: requests signed for another are refused.
+    #[arg(long, env = "BEDROCK_TUNER_REGION")]
+    pub region: Option<String>,
+}
+
+impl ServeArgs {
+    /// The settings this invocation runs with.
+    pub fn settings(&self) -> Result<Settings, CommandError> {
+        let overrides = Overrides {
+            listen: self.listen,
+            admin_listen: self.admin_listen,
+            upstream: self.upstream.clone(),
+            region: self.region.clone(),
+            ambient_region: ambient_region(),
+        };
+        Settings::load(self.config.as_deref(), &overrides)
+            .map_err(|e| CommandError::new(format!("invalid configuration:\n{e}")))
+    }
+}
+
+/// The AWS environment's region, read without any network call.
+pub fn ambient_region() -> Option<String> {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+}
+
+pub fn run(args: ServeArgs) -> Result<(), CommandError> {
+    let settings = args.settings()?;
+    crate::logging::init(&settings.log);
+    for (key, value, source) in settings.describe() {
+        tracing::info!(key, value, %source, "setting");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::new(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(crate::sidecar::run(settings)).map_err(CommandError::new)
+}

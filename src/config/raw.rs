@@ -1,0 +1,96 @@
+//! The configuration file as written: serde types that reject unknown keys.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::validate::{ConfigError, ConfigErrors};
+
+/// `sidecar.toml`, section by section. Every field is optional: a missing
+/// one takes its built-in default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub proxy: RawProxy,
+    #[serde(default)]
+    pub admin: RawAdmin,
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProxy {
+    pub listen: Option<String>,
+    pub upstream: Option<String>,
+    pub region: Option<String>,
+    pub ca_file: Option<String>,
+    pub connect_timeout_ms: Option<u64>,
+    pub max_body_bytes: Option<u64>,
+    pub body_budget_bytes: Option<u64>,
+    pub allowed_models: Option<Vec<String>>,
+    pub intent_header: Option<String>,
+    pub session_header: Option<String>,
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
+}
+
+impl RawConfig {
+    /// Reads and parses a file; a syntax error or unknown key is reported
+    /// with its key path and line.
+    pub fn read(path: &Path) -> Result<Self, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors::one(ConfigError::new(
+                "",
+                format!("cannot read {}: {e}", path.display()),
+            ))
+        })?;
+        Self::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ConfigErrors> {
+        toml::from_str(text).map_err(|e| ConfigErrors::one(parse_error(text, &e)))
+    }
+}
+
+fn parse_error(text: &str, err: &toml::de::Error) -> ConfigError {
+    let before = err.span().map(|span| &text[..span.start.min(text.len())]);
+    let line = before.map(|b| b.lines().count().max(1));
+    let message = err.message().trim().to_string();
+    let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+    let key = key_path_of(&message, before.unwrap_or(""));
+    ConfigError::new(key, format!("{message}{at}"))
+}
+
+/// toml names the offending key but not its table: the table is the last
+/// `[header]` above the error.
+fn key_path_of(message: &str, before: &str) -> String {
+    let key = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.starts_with("unknown field"))
+        .unwrap_or("");
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
+    match (table, key) {
+        (Some(t), k) if !k.is_empty() => format!("{t}.{k}"),
+        (_, k) => k.to_string(),
+    }
+}

@@ -1,0 +1,22 @@
+//! bedrock-tuner: a sidecar proxy for AWS Bedrock Runtime that tunes each
+//! call's inference parameters for its intent and proves them with A/B
+//! tests.
+//!
+//! A request's path through the sidecar reads from the modules:
+//! [`server`] accepts it, [`proxy`] routes, reads and tunes it, [`sign`]
+//! signs it with the sidecar's credentials, [`forward`] sends it upstream
+//! and [`record`] measures the answer as it streams back. [`admin`] serves
+//! metrics and health; [`config`] holds the settings; [`cli`] is the
+//! command line.
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod forward;
+pub mod logging;
+pub mod proxy;
+pub mod record;
+pub mod server;
+pub mod sidecar;
+pub mod sign;

@@ -1,0 +1,87 @@
+//! Recording what happened to each request: metrics now, experiment
+//! observations once experiments run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub mod metrics;
+pub mod tap;
+pub mod usage;
+
+pub use metrics::Metrics;
+use usage::{Usage, exception_label, stop_reason_label};
+
+/// The bounded labels a request is counted under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Labels {
+    pub operation: &'static str,
+    pub model: String,
+    pub intent: String,
+    pub variant: String,
+}
+
+/// Everything measured about one request once it is over.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub labels: Labels,
+    pub outcome: &'static str,
+    /// An SDK retry of an earlier attempt of the same invocation.
+    pub retry: bool,
+    pub total: Duration,
+    pub upstream: Option<Duration>,
+    pub overhead: Option<Duration>,
+    pub time_to_first_byte: Option<Duration>,
+    pub usage: Usage,
+}
+
+/// Turns observations into metric updates.
+#[derive(Clone)]
+pub struct Recorder {
+    pub metrics: Arc<Metrics>,
+}
+
+impl Recorder {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self { metrics }
+    }
+
+    pub fn record(&self, o: &Observation) {
+        let m = &self.metrics;
+        let l = &o.labels;
+        let call = [l.operation, l.model.as_str(), l.intent.as_str(), l.variant.as_str()];
+        m.requests
+            .with_label_values(&[call[0], call[1], call[2], call[3], o.outcome])
+            .inc();
+        if o.retry {
+            m.retries.with_label_values(&[l.operation, &l.model]).inc();
+        }
+        m.request_duration.with_label_values(&call).observe(o.total.as_secs_f64());
+        if let Some(d) = o.upstream {
+            m.upstream_duration.with_label_values(&[l.operation, &l.model]).observe(d.as_secs_f64());
+        }
+        if let Some(d) = o.overhead {
+            m.overhead.with_label_values(&[l.operation]).observe(d.as_secs_f64());
+        }
+        if let Some(d) = o.time_to_first_byte {
+            m.time_to_first_byte.with_label_values(&call).observe(d.as_secs_f64());
+        }
+        self.record_usage(o);
+    }
+
+    fn record_usage(&self, o: &Observation) {
+        let m = &self.metrics;
+        let l = &o.labels;
+        for (direction, count) in [("input", o.usage.input_tokens), ("output", o.usage.output_tokens)] {
+            if let Some(n) = count {
+                m.tokens.with_label_values(&[direction, &l.model, &l.intent, &l.variant]).inc_by(n);
+            }
+        }
+        if o.usage.stop_reason.is_some() {
+            let reason = stop_reason_label(o.usage.stop_reason.as_deref());
+            m.stop_reasons.with_label_values(&[l.operation, &l.model, reason]).inc();
+        }
+        if let Some(e) = &o.usage.exception {
+            m.stream_exceptions.with_label_values(&[l.operation, exception_label(e)]).inc();
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The Prometheus metric families, all under `bedrock_tuner_`.
+//!
+//! Label values come from closed sets or from [`LabelCap`], so a client
+//! sending odd model ids or intents cannot grow the series without bound.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// Label value used once a [`LabelCap`] is full.
+pub const OVERFLOW_LABEL: &str = "other";
+
+/// Lets the first `max` distinct values through as labels, then maps every
+/// new value to `other`.
+#[derive(Debug)]
+pub struct LabelCap {
+    max: usize,
+    seen: Mutex<HashSet<String>>,
+}
+
+impl LabelCap {
+    pub fn new(max: usize) -> Self {
+        Self { max, seen: Mutex::new(HashSet::new()) }
+    }
+
+    pub fn label(&self, value: &str) -> String {
+        let Ok(mut seen) = self.seen.lock() else {
+            return OVERFLOW_LABEL.to_string();
+        };
+        if seen.contains(value) || (seen.len() < self.max && seen.insert(value.to_string())) {
+            value.to_string()
+        } else {
+            OVERFLOW_LABEL.to_string()
+        }
+    }
+}
+
+/// Every metric family the sidecar exports.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub retries: IntCounterVec,
+    pub request_duration: HistogramVec,
+    pub upstream_duration: HistogramVec,
+    pub overhead: HistogramVec,
+    pub time_to_first_byte: HistogramVec,
+    pub tokens: IntCounterVec,
+    pub in_flight: IntGauge,
+    pub stop_reasons: IntCounterVec,
+    pub stream_exceptions: IntCounterVec,
+    pub control_plane: IntGaugeVec,
+    pub models: LabelCap,
+    pub intents: LabelCap,
+}
+
+/// Latency buckets from 5 ms to 15 minutes: generations are long.
+const CALL_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+    900.0,
+];
+/// The sidecar's own time per request: microseconds to tens of ms.
+const OVERHEAD_BUCKETS: &[f64] = &[
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.1,
+];
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let call = ["operation", "model", "intent", "variant"];
+        let metrics = Self {
+            requests: counter(&registry, "requests_total", "Requests handled, by outcome.",
+                &["operation", "model", "intent", "variant", "outcome"])?,
+            retries: counter(&registry, "retries_total",
+                "Requests that were an SDK retry of an earlier attempt (amz-sdk-request attempt > 1).",
+                &["operation", "model"])?,
+            request_duration: histogram(&registry, "request_duration_seconds",
+                "The whole call as the app sees it, to the last byte of the answer.", &call, CALL_BUCKETS)?,
+            upstream_duration: histogram(&registry, "upstream_duration_seconds",
+                "From sending upstream to the end of the upstream answer.", &["operation", "model"], CALL_BUCKETS)?,
+            overhead: histogram(&registry, "overhead_seconds",
+                "Time spent in the sidecar itself, excluding the client's upload and the upstream.",
+                &["operation"], OVERHEAD_BUCKETS)?,
+            time_to_first_byte: histogram(&registry, "time_to_first_byte_seconds",
+                "From the request's arrival to the first answer byte passed to the app.", &call, CALL_BUCKETS)?,
+            tokens: counter(&registry, "tokens_total", "Model tokens, by direction (input or output).",
+                &["direction", "model", "intent", "variant"])?,
+            in_flight: gauge(&registry, "in_flight_requests", "Requests being handled now.")?,
+            stop_reasons: counter(&registry, "stop_reasons_total", "Answers by stop reason.",
+                &["operation", "model", "reason"])?,
+            stream_exceptions: counter(&registry, "stream_exceptions_total",
+                "Exception frames seen inside event streams.", &["operation", "exception"])?,
+            control_plane: gauge_vec(&registry, "control_plane_healthy",
+                "1 while a control-plane component (credentials, store) is healthy, else 0.", &["component"])?,
+            models: LabelCap::new(64),
+            intents: LabelCap::new(32),
+            registry,
+        };
+        Ok(metrics)
+    }
+
+    /// The Prometheus text exposition of every family.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        let families = self.registry.gather();
+        if TextEncoder::new().encode(&families, &mut buffer).is_err() {
+            return String::new();
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+fn name(short: &str) -> String {
+    format!("bedrock_tuner_{short}")
+}
+
+fn counter(r: &Registry, short: &str, help: &str, labels: &[&str]) -> prometheus::Result<IntCounterVec> {
+    let c = IntCounterVec::new(Opts::new(name(short), help), labels)?;
+    r.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+fn histogram(
+    r: &Registry,
+    short: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: &[f64],
+) -> prometheus::Result<HistogramVec> {
+    let opts = HistogramOpts::new(name(short), help).buckets(buckets.to_vec());
+    let h = HistogramVec::new(opts, labels)?;
+    r.register(Box::new(h.clone()))?;
+    Ok(h)
+}
+
+fn gauge(r: &Registry, short: &str, help: &str) -> prometheus::Result<IntGauge> {
+    let g = IntGauge::new(name(short), help)?;
+    r.register(Box::new(g.clone()))?;
+    Ok(g)
+}
+
+fn gauge_vec(r: &Registry, short: &str, help: &str, labels: &[&str]) -> prometheus::Result<IntGaugeVec> {
+    let g = IntGaugeVec::new(Opts::new(name(short), help), labels)?;
+    r.register(Box::new(g.clone()))?;
+    Ok(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_cap_bounds_distinct_values() {
+        let cap = LabelCap::new(2);
+        assert_eq!(cap.label("a"), "a");
+        assert_eq!(cap.label("b"), "b");
+        assert_eq!(cap.label("c"), OVERFLOW_LABEL);
+        assert_eq!(cap.label("a"), "a");
+    }
+}

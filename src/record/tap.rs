@@ -1,0 +1,176 @@
+//! The response body on its way back to the app: every frame is passed on
+//! the moment it arrives, and a copy is read on the side for metrics.
+//!
+//! Buffering a stream would break the app's time to first token, so the
+//! tap never holds forwarded bytes back: event streams are decoded from a
+//! side buffer that only ever holds one partial frame, and JSON answers are
+//! copied up to a bound.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+
+use super::usage::Usage;
+
+/// JSON answers larger than this are forwarded whole but not read for
+/// usage (the token-count headers still are).
+const JSON_COPY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// How the body ended, as far as the sidecar could see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// The upstream finished and the app read everything.
+    Complete,
+    /// The upstream connection failed mid-body.
+    UpstreamFailed,
+    /// The app stopped reading (disconnected) before the end.
+    Abandoned,
+}
+
+/// What the tap learned, handed over once the body ends.
+#[derive(Debug, Clone)]
+pub struct TapReport {
+    pub end: BodyEnd,
+    pub usage: Usage,
+    pub first_byte: Option<Instant>,
+    pub finished: Instant,
+    pub bytes: u64,
+}
+
+enum Reader {
+    EventStream { decoder: MessageFrameDecoder, pending: BytesMut },
+    Json { copy: Vec<u8>, overflowed: bool },
+}
+
+type OnEnd = Box<dyn FnOnce(TapReport) + Send>;
+
+/// A response body that reports on itself when it ends or is dropped.
+pub struct TappedBody {
+    inner: Incoming,
+    reader: Reader,
+    usage: Usage,
+    first_byte: Option<Instant>,
+    bytes: u64,
+    on_end: Option<OnEnd>,
+}
+
+impl TappedBody {
+    /// Wraps `inner`; `usage` holds what the response headers said already.
+    pub fn new(inner: Incoming, event_stream: bool, usage: Usage, on_end: OnEnd) -> Self {
+        let reader = match event_stream {
+            true => Reader::EventStream { decoder: MessageFrameDecoder::new(), pending: BytesMut::new() },
+            false => Reader::Json { copy: Vec::new(), overflowed: false },
+        };
+        Self { inner, reader, usage, first_byte: None, bytes: 0, on_end: Some(on_end) }
+    }
+
+    fn observe(&mut self, data: &Bytes) {
+        self.first_byte.get_or_insert_with(Instant::now);
+        self.bytes += data.len() as u64;
+        match &mut self.reader {
+            Reader::EventStream { decoder, pending } => {
+                pending.extend_from_slice(data);
+                decode_available(decoder, pending, &mut self.usage);
+            }
+            Reader::Json { copy, overflowed } => {
+                if copy.len() + data.len() <= JSON_COPY_LIMIT {
+                    copy.extend_from_slice(data);
+                } else {
+                    *overflowed = true;
+                    copy.clear();
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, end: BodyEnd) {
+        let Some(on_end) = self.on_end.take() else {
+            return;
+        };
+        if let Reader::Json { copy, overflowed: false } = &self.reader {
+            let mut from_body = Usage::default();
+            from_body.absorb_json_body(copy);
+            merge_missing(&mut self.usage, from_body);
+        }
+        on_end(TapReport {
+            end,
+            usage: std::mem::take(&mut self.usage),
+            first_byte: self.first_byte,
+            finished: Instant::now(),
+            bytes: self.bytes,
+        });
+    }
+}
+
+/// Headers win over the body where both give a figure.
+fn merge_missing(into: &mut Usage, from: Usage) {
+    into.input_tokens = into.input_tokens.or(from.input_tokens);
+    into.output_tokens = into.output_tokens.or(from.output_tokens);
+    into.stop_reason = into.stop_reason.take().or(from.stop_reason);
+}
+
+fn decode_available(decoder: &mut MessageFrameDecoder, pending: &mut BytesMut, usage: &mut Usage) {
+    loop {
+        match decoder.decode_frame(&mut *pending) {
+            Ok(DecodedFrame::Complete(message)) => usage.absorb_event(&message),
+            Ok(DecodedFrame::Incomplete) => return,
+            Err(error) => {
+                // A frame the side decoder cannot read is still forwarded;
+                // the app's SDK will judge it. Stop decoding this stream.
+                tracing::debug!(%error, "event_stream_undecodable");
+                pending.clear();
+                *decoder = MessageFrameDecoder::new();
+                return;
+            }
+        }
+    }
+}
+
+impl Body for TappedBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let data = data.clone();
+                    self.observe(&data);
+                }
+            }
+            Poll::Ready(Some(Err(_))) => self.finish(BodyEnd::UpstreamFailed),
+            Poll::Ready(None) => self.finish(BodyEnd::Complete),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for TappedBody {
+    fn drop(&mut self) {
+        // hyper may stop polling once `is_end_stream` says so, without
+        // asking for the final `None`: that is a complete body too.
+        let end = match self.inner.is_end_stream() {
+            true => BodyEnd::Complete,
+            false => BodyEnd::Abandoned,
+        };
+        self.finish(end);
+    }
+}

@@ -1,0 +1,183 @@
+//! What a Bedrock answer says about itself: token counts, stop reason,
+//! mid-stream exceptions. Read from response headers, JSON bodies and
+//! decoded event-stream messages, never from the forwarded bytes' path.
+
+use aws_smithy_types::event_stream::{HeaderValue, Message};
+use base64::Engine;
+use serde_json::Value;
+
+/// What the sidecar learned from one answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub stop_reason: Option<String>,
+    /// The `:exception-type` of a mid-stream exception frame.
+    pub exception: Option<String>,
+    /// Events decoded from a stream.
+    pub events: u64,
+}
+
+impl Usage {
+    /// Token counts from `X-Amzn-Bedrock-*-Token-Count` headers.
+    pub fn from_headers(headers: &http::HeaderMap) -> Self {
+        let count = |name: &str| {
+            headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
+        };
+        Usage {
+            input_tokens: count("x-amzn-bedrock-input-token-count"),
+            output_tokens: count("x-amzn-bedrock-output-token-count"),
+            ..Usage::default()
+        }
+    }
+
+    /// Fills what is still unknown from a whole JSON answer (InvokeModel of
+    /// any family, or Converse).
+    pub fn absorb_json_body(&mut self, body: &[u8]) {
+        if let Ok(json) = serde_json::from_slice::<Value>(body) {
+            self.absorb_json(&json);
+        }
+    }
+
+    /// Reads one decoded event-stream message.
+    pub fn absorb_event(&mut self, message: &Message) {
+        self.events += 1;
+        match header(message, ":message-type") {
+            Some("exception") | Some("error") => {
+                let kind = header(message, ":exception-type").or(header(message, ":error-code"));
+                self.exception = Some(kind.unwrap_or("unknown").to_string());
+            }
+            _ => self.absorb_event_payload(message.payload()),
+        }
+    }
+
+    fn absorb_event_payload(&mut self, payload: &[u8]) {
+        let Ok(json) = serde_json::from_slice::<Value>(payload) else {
+            return;
+        };
+        // InvokeModelWithResponseStream wraps the model's own event in
+        // base64 under `bytes`; ConverseStream events are plain JSON.
+        match json.get("bytes").and_then(Value::as_str) {
+            Some(b64) => {
+                if let Ok(inner) = base64::engine::general_purpose::STANDARD.decode(b64) {
+                    self.absorb_json_body(&inner);
+                }
+            }
+            None => self.absorb_json(&json),
+        }
+    }
+
+    fn absorb_json(&mut self, json: &Value) {
+        let metrics = json.get("amazon-bedrock-invocationMetrics");
+        let usage = json.get("usage");
+        let delta = json.get("delta");
+        let message_usage = json.pointer("/message/usage");
+        let pick = |keys: &[&str]| -> Option<u64> {
+            [metrics, usage, message_usage, Some(json)]
+                .into_iter()
+                .flatten()
+                .flat_map(|obj| keys.iter().filter_map(|k| obj.get(*k)?.as_u64()))
+                .next()
+        };
+        let input = pick(&["inputTokenCount", "inputTokens", "input_tokens", "prompt_token_count", "inputTextTokenCount"]);
+        let output = pick(&["outputTokenCount", "outputTokens", "output_tokens", "generation_token_count"]);
+        // A stream reports tokens more than once (message_start, then the
+        // final metrics): the later figure is the complete one.
+        if input.is_some() {
+            self.input_tokens = input;
+        }
+        if output.is_some() {
+            self.output_tokens = output;
+        }
+        let stop = [Some(json), delta]
+            .into_iter()
+            .flatten()
+            .find_map(|o| o.get("stop_reason").or(o.get("stopReason"))?.as_str());
+        if let Some(stop) = stop {
+            self.stop_reason = Some(stop.to_string());
+        }
+    }
+}
+
+fn header<'a>(message: &'a Message, name: &str) -> Option<&'a str> {
+    message.headers().iter().find(|h| h.name().as_str() == name).and_then(|h| match h.value() {
+        HeaderValue::String(s) => Some(s.as_str()),
+        _ => None,
+    })
+}
+
+/// Closed set of stop reasons for metric labels.
+pub fn stop_reason_label(reason: Option<&str>) -> &'static str {
+    match reason {
+        None => "none",
+        Some("end_turn") => "end_turn",
+        Some("max_tokens") | Some("length") => "max_tokens",
+        Some("stop_sequence") => "stop_sequence",
+        Some("tool_use") => "tool_use",
+        Some("guardrail_intervened") | Some("content_filtered") => "filtered",
+        Some(_) => "other",
+    }
+}
+
+/// Closed set of exception names for metric labels.
+pub fn exception_label(exception: &str) -> &'static str {
+    match exception {
+        "throttlingException" => "throttling",
+        "modelStreamErrorException" => "model_stream_error",
+        "validationException" => "validation",
+        "modelTimeoutException" => "model_timeout",
+        "serviceUnavailableException" => "service_unavailable",
+        "internalServerException" => "internal_server",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_types::event_stream::Header;
+
+    fn event(payload: &str) -> Message {
+        Message::new(payload.as_bytes().to_vec())
+            .add_header(Header::new(":message-type", HeaderValue::String("event".into())))
+    }
+
+    #[test]
+    fn claude_invoke_body() {
+        let mut u = Usage::default();
+        u.absorb_json_body(
+            br#"{"content":[],"stop_reason":"max_tokens","usage":{"input_tokens":12,"output_tokens":34}}"#,
+        );
+        assert_eq!((u.input_tokens, u.output_tokens), (Some(12), Some(34)));
+        assert_eq!(u.stop_reason.as_deref(), Some("max_tokens"));
+    }
+
+    #[test]
+    fn invoke_stream_final_chunk_metrics() {
+        let inner = r#"{"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":7,"outputTokenCount":9}}"#;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(inner);
+        let mut u = Usage::default();
+        u.absorb_event(&event(&format!(r#"{{"bytes":"{b64}"}}"#)));
+        assert_eq!((u.input_tokens, u.output_tokens), (Some(7), Some(9)));
+    }
+
+    #[test]
+    fn converse_stream_events() {
+        let mut u = Usage::default();
+        u.absorb_event(&event(r#"{"stopReason":"end_turn"}"#));
+        u.absorb_event(&event(r#"{"usage":{"inputTokens":3,"outputTokens":4,"totalTokens":7},"metrics":{"latencyMs":5}}"#));
+        assert_eq!((u.input_tokens, u.output_tokens, u.events), (Some(3), Some(4), 2));
+        assert_eq!(u.stop_reason.as_deref(), Some("end_turn"));
+    }
+
+    #[test]
+    fn exception_frames_are_recognised() {
+        let m = Message::new(&b"{}"[..])
+            .add_header(Header::new(":message-type", HeaderValue::String("exception".into())))
+            .add_header(Header::new(":exception-type", HeaderValue::String("throttlingException".into())));
+        let mut u = Usage::default();
+        u.absorb_event(&m);
+        assert_eq!(u.exception.as_deref(), Some("throttlingException"));
+        assert_eq!(exception_label("throttlingException"), "throttling");
+    }
+}

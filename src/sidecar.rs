@@ -1,0 +1,124 @@
+//! The running sidecar: everything built from the settings, both listeners
+//! started, and an orderly stop on SIGTERM or SIGINT.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use tokio::sync::watch;
+
+use crate::admin::Admin;
+use crate::config::Settings;
+use crate::forward::Forwarder;
+use crate::proxy::Proxy;
+use crate::record::{Metrics, Recorder};
+use crate::server::{self, Handler};
+use crate::sign::CredentialCache;
+
+/// How long start-up waits for the first credentials before serving
+/// anyway (readiness stays down until they load).
+const FIRST_CREDENTIALS_WAIT: Duration = Duration::from_secs(10);
+
+/// Addresses the sidecar really listens on.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub proxy: SocketAddr,
+    pub admin: SocketAddr,
+}
+
+/// Runs until SIGTERM or SIGINT, then drains in-flight requests within the
+/// configured grace period.
+pub async fn run(settings: Settings) -> Result<(), String> {
+    let credentials = load_credentials().await;
+    let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
+    let forwarder = Forwarder::new(settings.connect_timeout, settings.ca_file.as_deref())?;
+    let proxy = Arc::new(Proxy::new(
+        &settings,
+        forwarder,
+        Arc::clone(&credentials),
+        Recorder::new(Arc::clone(&metrics)),
+    ));
+    let admin = Arc::new(Admin { metrics, credentials });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (proxy_listener, proxy_addr) = bind("proxy.listen", settings.listen.value).await?;
+    let (admin_listener, admin_addr) = bind("admin.listen", settings.admin_listen.value).await?;
+    let bound = Bound { proxy: proxy_addr, admin: admin_addr };
+    tracing::info!(proxy = %bound.proxy, admin = %bound.admin, "listening");
+    let grace = settings.shutdown_grace;
+    let proxy_task = tokio::spawn(serve(proxy_listener, proxy, stop_rx.clone(), grace));
+    let admin_task = tokio::spawn(serve(admin_listener, admin, stop_rx, grace));
+    wait_for_signal().await;
+    tracing::info!(grace_secs = grace.as_secs(), "shutting_down");
+    let _ = stop_tx.send(true);
+    let _ = proxy_task.await;
+    let _ = admin_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn serve<H: Handler>(
+    listener: tokio::net::TcpListener,
+    handler: Arc<H>,
+    stop: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    server::serve(listener, handler, stop, grace).await;
+}
+
+async fn bind(key: &str, addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), String> {
+    server::bind(addr).await.map_err(|e| format!("{key}: cannot listen on {addr}: {e}"))
+}
+
+/// The default AWS credential chain over the sidecar's own rustls client,
+/// cached; a first load is attempted now so that the first request does
+/// not pay for it.
+async fn load_credentials() -> Arc<CredentialCache> {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client);
+    // Naming the region spares the loader a look-up through the instance
+    // metadata service when the environment already says it.
+    if let Some(region) = crate::cli::serve::ambient_region() {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    let sdk = loader.load().await;
+    let provider = sdk.credentials_provider().unwrap_or_else(|| {
+        aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        )
+    });
+    let cache = CredentialCache::new(provider);
+    match tokio::time::timeout(FIRST_CREDENTIALS_WAIT, cache.get()).await {
+        Ok(Ok(_)) => tracing::info!("credentials_loaded"),
+        Ok(Err(error)) => tracing::warn!(%error, "credentials_unavailable"),
+        Err(_) => tracing::warn!("credentials_slow_to_load"),
+    }
+    cache.spawn_refresher();
+    cache
+}
+
+async fn wait_for_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
