@@ -24,9 +24,17 @@ impl Handler for Admin {
     async fn call(self: Arc<Self>, request: Request<Incoming>) -> Response<ProxyBody> {
         match (request.method(), request.uri().path()) {
             (&Method::GET, "/metrics") => self.metrics_page(),
-            (&Method::GET, "/healthz") => reply(StatusCode::OK, "application/json", r#"{"status":"ok"}"#.into()),
+            (&Method::GET, "/healthz") => reply(
+                StatusCode::OK,
+                "application/json",
+                r#"{"status":"ok"}"#.into(),
+            ),
             (&Method::GET, "/readyz") => self.readiness(),
-            _ => reply(StatusCode::NOT_FOUND, "application/json", r#"{"message":"not found"}"#.into()),
+            _ => reply(
+                StatusCode::NOT_FOUND,
+                "application/json",
+                r#"{"message":"not found"}"#.into(),
+            ),
         }
     }
 }
@@ -37,7 +45,11 @@ impl Admin {
             .control_plane
             .with_label_values(&["credentials"])
             .set(i64::from(self.credentials.is_loaded()));
-        reply(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", self.metrics.render())
+        reply(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            self.metrics.render(),
+        )
     }
 
     /// Ready once configuration is loaded (it is, or this listener would
@@ -62,11 +74,14 @@ impl Admin {
 
 fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<ProxyBody> {
     let mut response = Response::new(
-        Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync(),
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
     );
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
     response
 }

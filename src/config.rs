@@ -124,7 +124,11 @@ impl Settings {
         };
         vec![
             row("proxy.listen", self.listen.value, self.listen.source),
-            row("admin.listen", self.admin_listen.value, self.admin_listen.source),
+            row(
+                "admin.listen",
+                self.admin_listen.value,
+                self.admin_listen.source,
+            ),
             ("proxy.upstream".into(), upstream, self.upstream.source),
         ]
     }

@@ -134,7 +134,10 @@ pub fn bedrock_error(kind: ErrorType, message: &str) -> Response<Bytes> {
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    let error_type = format!("{}:http://internal.amazon.com/coral/com.amazon.bedrock/", kind.name());
+    let error_type = format!(
+        "{}:http://internal.amazon.com/coral/com.amazon.bedrock/",
+        kind.name()
+    );
     if let Ok(value) = HeaderValue::from_str(&error_type) {
         headers.insert("x-amzn-errortype", value);
     }

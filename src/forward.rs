@@ -53,12 +53,19 @@ impl Forwarder {
         &self,
         request: http::Request<Bytes>,
     ) -> Result<http::Response<Incoming>, ProxyError> {
-        let upstream = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+        let upstream = request
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let request = request.map(Full::new);
-        self.client.request(request).await.map_err(|e| ProxyError::UpstreamUnreachable {
-            upstream,
-            reason: describe(&e),
-        })
+        self.client
+            .request(request)
+            .await
+            .map_err(|e| ProxyError::UpstreamUnreachable {
+                upstream,
+                reason: describe(&e),
+            })
     }
 }
 
@@ -90,8 +97,8 @@ fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
 }
 
 fn add_pem_roots(roots: &mut rustls::RootCertStore, path: &Path) -> Result<(), String> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| format!("proxy.ca_file {}: {e}", path.display()))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("proxy.ca_file {}: {e}", path.display()))?;
     let mut added = 0;
     for cert in rustls_pemfile::certs(&mut BufReader::new(file)) {
         let cert = cert.map_err(|e| format!("proxy.ca_file {}: {e}", path.display()))?;
@@ -101,7 +108,10 @@ fn add_pem_roots(roots: &mut rustls::RootCertStore, path: &Path) -> Result<(), S
         added += 1;
     }
     match added {
-        0 => Err(format!("proxy.ca_file {} holds no PEM certificate", path.display())),
+        0 => Err(format!(
+            "proxy.ca_file {} holds no PEM certificate",
+            path.display()
+        )),
         _ => Ok(()),
     }
 }

@@ -21,9 +21,9 @@ use hyper::body::Incoming;
 use crate::config::{Settings, UpstreamTarget};
 use crate::error::ProxyError;
 use crate::forward::Forwarder;
+use crate::record::usage::Usage;
 use crate::record::{Labels, Observation, Recorder};
 use crate::sign::{CredentialCache, sign_request};
-use crate::record::usage::Usage;
 
 pub mod body;
 pub mod context;
@@ -119,7 +119,8 @@ impl Proxy {
             .headers
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse().ok());
-        let (body, budget_hold) = body::read(body, declared, self.max_body_bytes, &self.budget).await?;
+        let (body, budget_hold) =
+            body::read(body, declared, self.max_body_bytes, &self.budget).await?;
         ctx.times.body_read = Some(Instant::now());
         let body = tune::tune(ctx, body);
         headers::prepare_upstream(&mut parts.headers, &self.tuner_headers, &target.host());
@@ -130,7 +131,11 @@ impl Proxy {
         let response = self.forwarder.send(upstream).await?;
         drop(budget_hold);
         ctx.times.upstream_answered = Some(Instant::now());
-        Ok(respond::stream_back(ctx.clone(), response, self.recorder.clone()))
+        Ok(respond::stream_back(
+            ctx.clone(),
+            response,
+            self.recorder.clone(),
+        ))
     }
 
     fn check_allowed(&self, ctx: &RequestContext) -> Result<(), ProxyError> {
@@ -139,7 +144,9 @@ impl Proxy {
         };
         match self.allowed_models.iter().any(|m| m == model) {
             true => Ok(()),
-            false => Err(ProxyError::ModelNotAllowed { model: model.clone() }),
+            false => Err(ProxyError::ModelNotAllowed {
+                model: model.clone(),
+            }),
         }
     }
 
@@ -165,7 +172,9 @@ impl Proxy {
         self.recorder.metrics.in_flight.dec();
         let response = error.to_response();
         let mut response = response.map(|b| {
-            http_body_util::Full::new(b).map_err(|never| match never {}).boxed_unsync()
+            http_body_util::Full::new(b)
+                .map_err(|never| match never {})
+                .boxed_unsync()
         });
         respond::add_tuner_headers(response.headers_mut(), ctx);
         response

@@ -48,22 +48,35 @@ impl Recorder {
     pub fn record(&self, o: &Observation) {
         let m = &self.metrics;
         let l = &o.labels;
-        let call = [l.operation, l.model.as_str(), l.intent.as_str(), l.variant.as_str()];
+        let call = [
+            l.operation,
+            l.model.as_str(),
+            l.intent.as_str(),
+            l.variant.as_str(),
+        ];
         m.requests
             .with_label_values(&[call[0], call[1], call[2], call[3], o.outcome])
             .inc();
         if o.retry {
             m.retries.with_label_values(&[l.operation, &l.model]).inc();
         }
-        m.request_duration.with_label_values(&call).observe(o.total.as_secs_f64());
+        m.request_duration
+            .with_label_values(&call)
+            .observe(o.total.as_secs_f64());
         if let Some(d) = o.upstream {
-            m.upstream_duration.with_label_values(&[l.operation, &l.model]).observe(d.as_secs_f64());
+            m.upstream_duration
+                .with_label_values(&[l.operation, &l.model])
+                .observe(d.as_secs_f64());
         }
         if let Some(d) = o.overhead {
-            m.overhead.with_label_values(&[l.operation]).observe(d.as_secs_f64());
+            m.overhead
+                .with_label_values(&[l.operation])
+                .observe(d.as_secs_f64());
         }
         if let Some(d) = o.time_to_first_byte {
-            m.time_to_first_byte.with_label_values(&call).observe(d.as_secs_f64());
+            m.time_to_first_byte
+                .with_label_values(&call)
+                .observe(d.as_secs_f64());
         }
         self.record_usage(o);
     }
@@ -71,17 +84,26 @@ impl Recorder {
     fn record_usage(&self, o: &Observation) {
         let m = &self.metrics;
         let l = &o.labels;
-        for (direction, count) in [("input", o.usage.input_tokens), ("output", o.usage.output_tokens)] {
+        for (direction, count) in [
+            ("input", o.usage.input_tokens),
+            ("output", o.usage.output_tokens),
+        ] {
             if let Some(n) = count {
-                m.tokens.with_label_values(&[direction, &l.model, &l.intent, &l.variant]).inc_by(n);
+                m.tokens
+                    .with_label_values(&[direction, &l.model, &l.intent, &l.variant])
+                    .inc_by(n);
             }
         }
         if o.usage.stop_reason.is_some() {
             let reason = stop_reason_label(o.usage.stop_reason.as_deref());
-            m.stop_reasons.with_label_values(&[l.operation, &l.model, reason]).inc();
+            m.stop_reasons
+                .with_label_values(&[l.operation, &l.model, reason])
+                .inc();
         }
         if let Some(e) = &o.usage.exception {
-            m.stream_exceptions.with_label_values(&[l.operation, exception_label(e)]).inc();
+            m.stream_exceptions
+                .with_label_values(&[l.operation, exception_label(e)])
+                .inc();
         }
     }
 }

@@ -21,8 +21,10 @@ use crate::proxy::ProxyBody;
 
 /// Something that answers requests: the proxy or the admin surface.
 pub trait Handler: Send + Sync + 'static {
-    fn call(self: Arc<Self>, request: Request<Incoming>)
-    -> impl Future<Output = Response<ProxyBody>> + Send;
+    fn call(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+    ) -> impl Future<Output = Response<ProxyBody>> + Send;
 }
 
 /// Binds `addr`, returning the listener and the address really bound
@@ -65,7 +67,10 @@ pub async fn serve<H: Handler>(
         }
     }
     drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!(grace_secs = grace.as_secs(), "shutdown_grace_expired");
     }
 }

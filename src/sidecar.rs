@@ -40,11 +40,17 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         Arc::clone(&credentials),
         Recorder::new(Arc::clone(&metrics)),
     ));
-    let admin = Arc::new(Admin { metrics, credentials });
+    let admin = Arc::new(Admin {
+        metrics,
+        credentials,
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
     let (proxy_listener, proxy_addr) = bind("proxy.listen", settings.listen.value).await?;
     let (admin_listener, admin_addr) = bind("admin.listen", settings.admin_listen.value).await?;
-    let bound = Bound { proxy: proxy_addr, admin: admin_addr };
+    let bound = Bound {
+        proxy: proxy_addr,
+        admin: admin_addr,
+    };
     tracing::info!(proxy = %bound.proxy, admin = %bound.admin, "listening");
     let grace = settings.shutdown_grace;
     let proxy_task = tokio::spawn(serve(proxy_listener, proxy, stop_rx.clone(), grace));
@@ -67,8 +73,13 @@ async fn serve<H: Handler>(
     server::serve(listener, handler, stop, grace).await;
 }
 
-async fn bind(key: &str, addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), String> {
-    server::bind(addr).await.map_err(|e| format!("{key}: cannot listen on {addr}: {e}"))
+async fn bind(
+    key: &str,
+    addr: SocketAddr,
+) -> Result<(tokio::net::TcpListener, SocketAddr), String> {
+    server::bind(addr)
+        .await
+        .map_err(|e| format!("{key}: cannot listen on {addr}: {e}"))
 }
 
 /// The default AWS credential chain over the sidecar's own rustls client,

@@ -60,7 +60,9 @@ fn signable_headers(headers: &http::HeaderMap) -> Result<Vec<(&str, &str)>, Prox
         .iter()
         .map(|(name, value)| {
             value.to_str().map(|v| (name.as_str(), v)).map_err(|_| {
-                ProxyError::Signing(format!("header {name} is not visible ASCII and cannot be signed"))
+                ProxyError::Signing(format!(
+                    "header {name} is not visible ASCII and cannot be signed"
+                ))
             })
         })
         .collect()

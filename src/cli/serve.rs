@@ -60,5 +60,7 @@ pub fn run(args: ServeArgs) -> Result<(), CommandError> {
         .enable_all()
         .build()
         .map_err(|e| CommandError::new(format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(crate::sidecar::run(settings)).map_err(CommandError::new)
+    runtime
+        .block_on(crate::sidecar::run(settings))
+        .map_err(CommandError::new)
 }

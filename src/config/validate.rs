@@ -80,17 +80,21 @@ impl Checker {
 
     fn addr(&mut self, key: &str, value: &str) -> SocketAddr {
         value.parse().unwrap_or_else(|_| {
-            self.fail(key, format!("`{value}` is not an address like 127.0.0.1:8080"));
+            self.fail(
+                key,
+                format!("`{value}` is not an address like 127.0.0.1:8080"),
+            );
             SocketAddr::from(([127, 0, 0, 1], 0))
         })
     }
 
     fn header(&mut self, key: &str, value: &str) -> http::HeaderName {
-        http::HeaderName::from_bytes(value.trim().to_ascii_lowercase().as_bytes())
-            .unwrap_or_else(|_| {
+        http::HeaderName::from_bytes(value.trim().to_ascii_lowercase().as_bytes()).unwrap_or_else(
+            |_| {
                 self.fail(key, format!("`{value}` is not a valid HTTP header name"));
                 http::HeaderName::from_static("x-invalid")
-            })
+            },
+        )
     }
 
     fn positive(&mut self, key: &str, value: u64) -> u64 {
@@ -117,7 +121,13 @@ pub(super) fn settings(
 ) -> Result<Settings, ConfigErrors> {
     let mut check = Checker::default();
     let p = &raw.proxy;
-    let listen = sourced_addr(&mut check, "proxy.listen", overrides.listen, &p.listen, DEFAULT_LISTEN);
+    let listen = sourced_addr(
+        &mut check,
+        "proxy.listen",
+        overrides.listen,
+        &p.listen,
+        DEFAULT_LISTEN,
+    );
     let admin_listen = sourced_addr(
         &mut check,
         "admin.listen",
@@ -131,17 +141,24 @@ pub(super) fn settings(
         admin_listen,
         upstream,
         ca_file: p.ca_file.as_ref().map(PathBuf::from),
-        connect_timeout: Duration::from_millis(
-            check.positive("proxy.connect_timeout_ms", p.connect_timeout_ms.unwrap_or(3_000)),
-        ),
+        connect_timeout: Duration::from_millis(check.positive(
+            "proxy.connect_timeout_ms",
+            p.connect_timeout_ms.unwrap_or(3_000),
+        )),
         max_body_bytes: body_limit(&mut check, p),
-        body_budget_bytes: check
-            .positive("proxy.body_budget_bytes", p.body_budget_bytes.unwrap_or(DEFAULT_BODY_BUDGET))
-            as usize,
+        body_budget_bytes: check.positive(
+            "proxy.body_budget_bytes",
+            p.body_budget_bytes.unwrap_or(DEFAULT_BODY_BUDGET),
+        ) as usize,
         allowed_models: p.allowed_models.clone().unwrap_or_default(),
-        intent_header: check.header("proxy.intent_header", p.intent_header.as_deref().unwrap_or("x-intent")),
-        session_header: check
-            .header("proxy.session_header", p.session_header.as_deref().unwrap_or("x-session-id")),
+        intent_header: check.header(
+            "proxy.intent_header",
+            p.intent_header.as_deref().unwrap_or("x-intent"),
+        ),
+        session_header: check.header(
+            "proxy.session_header",
+            p.session_header.as_deref().unwrap_or("x-session-id"),
+        ),
         shutdown_grace: Duration::from_secs(p.shutdown_grace_secs.unwrap_or(30)),
         log: log(&mut check, raw),
     };
@@ -163,7 +180,10 @@ fn sourced_addr(
 }
 
 fn body_limit(check: &mut Checker, p: &RawProxy) -> usize {
-    let limit = check.positive("proxy.max_body_bytes", p.max_body_bytes.unwrap_or(BEDROCK_MAX_BODY_BYTES));
+    let limit = check.positive(
+        "proxy.max_body_bytes",
+        p.max_body_bytes.unwrap_or(BEDROCK_MAX_BODY_BYTES),
+    );
     if limit > BEDROCK_MAX_BODY_BYTES {
         check.fail(
             "proxy.max_body_bytes",
@@ -174,13 +194,21 @@ fn body_limit(check: &mut Checker, p: &RawProxy) -> usize {
 }
 
 fn upstream(check: &mut Checker, p: &RawProxy, o: &Overrides) -> Sourced<UpstreamTarget> {
-    let (url, url_source) = layered(o.upstream.clone().map(Some), p.upstream.clone().map(Some), None);
-    let (region, region_source) = layered(o.region.clone().map(Some), p.region.clone().map(Some), None);
+    let (url, url_source) = layered(
+        o.upstream.clone().map(Some),
+        p.upstream.clone().map(Some),
+        None,
+    );
+    let (region, region_source) =
+        layered(o.region.clone().map(Some), p.region.clone().map(Some), None);
     let url = url.filter(|u| !u.trim().is_empty());
     let region = region.filter(|r| !r.trim().is_empty());
     for r in region.iter().chain(o.ambient_region.iter()) {
         if !valid_region(r) {
-            check.fail("proxy.region", format!("`{r}` is not a region name like us-east-1"));
+            check.fail(
+                "proxy.region",
+                format!("`{r}` is not a region name like us-east-1"),
+            );
         }
     }
     let source = url_source.max_by_precedence(region_source);
@@ -191,15 +219,27 @@ fn upstream(check: &mut Checker, p: &RawProxy, o: &Overrides) -> Sourced<Upstrea
     // environment's region is the one to sign for.
     let region = region.or_else(|| o.ambient_region.clone().filter(|_| url.is_some()));
     let target = match (url, region) {
-        (None, None) => UpstreamTarget::FollowRequest { fallback_region: o.ambient_region.clone() },
-        (Some(url), Some(region)) => UpstreamTarget::Pinned { base: base_uri(check, &url), region },
-        (None, Some(region)) => UpstreamTarget::Pinned { base: aws_endpoint(&region), region },
+        (None, None) => UpstreamTarget::FollowRequest {
+            fallback_region: o.ambient_region.clone(),
+        },
+        (Some(url), Some(region)) => UpstreamTarget::Pinned {
+            base: base_uri(check, &url),
+            region,
+        },
+        (None, Some(region)) => UpstreamTarget::Pinned {
+            base: aws_endpoint(&region),
+            region,
+        },
         (Some(url), None) => {
             check.fail(
                 "proxy.region",
-                format!("an upstream ({url}) is set, so the region it is signed for must be set too"),
+                format!(
+                    "an upstream ({url}) is set, so the region it is signed for must be set too"
+                ),
             );
-            UpstreamTarget::FollowRequest { fallback_region: None }
+            UpstreamTarget::FollowRequest {
+                fallback_region: None,
+            }
         }
     };
     Sourced::new(target, source)
@@ -234,7 +274,8 @@ fn base_uri(check: &mut Checker, url: &str) -> http::Uri {
 fn valid_region(r: &str) -> bool {
     !r.is_empty()
         && r.len() <= 32
-        && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn log(check: &mut Checker, raw: &RawConfig) -> LogSettings {
@@ -242,11 +283,17 @@ fn log(check: &mut Checker, raw: &RawConfig) -> LogSettings {
         "text" => false,
         "json" => true,
         other => {
-            check.fail("log.format", format!("`{other}` is neither `text` nor `json`"));
+            check.fail(
+                "log.format",
+                format!("`{other}` is neither `text` nor `json`"),
+            );
             false
         }
     };
-    LogSettings { json, level: raw.log.level.clone().unwrap_or_else(|| "info".into()) }
+    LogSettings {
+        json,
+        level: raw.log.level.clone().unwrap_or_else(|| "info".into()),
+    }
 }
 
 impl Source {
@@ -256,6 +303,10 @@ impl Source {
             Source::File => 1,
             Source::Flag => 2,
         };
-        if rank(other) > rank(self) { other } else { self }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
     }
 }

@@ -28,7 +28,10 @@ pub type BudgetHold = Option<OwnedSemaphorePermit>;
 impl BodyBudget {
     pub fn new(total: usize) -> Self {
         let total = total.min(Semaphore::MAX_PERMITS);
-        Self { bytes: Arc::new(Semaphore::new(total)), total }
+        Self {
+            bytes: Arc::new(Semaphore::new(total)),
+            total,
+        }
     }
 
     /// Bytes of the budget not held by any request now.
@@ -42,7 +45,9 @@ impl BodyBudget {
         }
         let exhausted = || ProxyError::BodyBudgetExhausted { budget: self.total };
         let n = u32::try_from(bytes).map_err(|_| exhausted())?;
-        let permit = Arc::clone(&self.bytes).try_acquire_many_owned(n).map_err(|_| exhausted())?;
+        let permit = Arc::clone(&self.bytes)
+            .try_acquire_many_owned(n)
+            .map_err(|_| exhausted())?;
         match hold {
             Some(held) => held.merge(permit),
             None => *hold = Some(permit),
@@ -72,7 +77,9 @@ pub async fn read(
     let mut buffer = BytesMut::with_capacity(declared.unwrap_or(0));
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ProxyError::ClientBody(e.to_string()))?;
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         if buffer.len() + data.len() > limit {
             return Err(too_large());
         }

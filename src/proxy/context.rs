@@ -50,15 +50,25 @@ impl Timeline {
     /// upstream, plus from the upstream's response head to ours. The
     /// client's upload and the upstream's work are not the sidecar's.
     pub fn overhead(&self) -> Option<Duration> {
-        let before = self.sent_upstream?.checked_duration_since(self.body_read?)?;
-        let after = self.answered?.checked_duration_since(self.upstream_answered?)?;
+        let before = self
+            .sent_upstream?
+            .checked_duration_since(self.body_read?)?;
+        let after = self
+            .answered?
+            .checked_duration_since(self.upstream_answered?)?;
         Some(before + after)
     }
 }
 
 impl RequestContext {
     pub fn new(route: Route, inbound: InboundFacts, labels: Labels) -> Self {
-        Self { id: next_request_id(), route, inbound, labels, times: Timeline::new() }
+        Self {
+            id: next_request_id(),
+            route,
+            inbound,
+            labels,
+            times: Timeline::new(),
+        }
     }
 
     /// Whether this request is an SDK retry of an earlier attempt.
@@ -73,7 +83,10 @@ fn next_request_id() -> String {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     static PROCESS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     let process = *PROCESS.get_or_init(|| {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
         (nanos as u64) ^ (u64::from(std::process::id()) << 40)
     });
     let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);

@@ -78,8 +78,11 @@ pub fn prepare_upstream(headers: &mut HeaderMap, names: &TunerHeaders, host: &st
     }
     headers.remove(&names.intent);
     headers.remove(&names.session);
-    let tuner: Vec<HeaderName> =
-        headers.keys().filter(|k| k.as_str().starts_with("x-tuner-")).cloned().collect();
+    let tuner: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("x-tuner-"))
+        .cloned()
+        .collect();
     for name in tuner {
         headers.remove(name);
     }
@@ -89,19 +92,26 @@ pub fn prepare_upstream(headers: &mut HeaderMap, names: &TunerHeaders, host: &st
 }
 
 fn text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_string())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
 }
 
 /// `AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/bedrock/aws4_request, ...`
 fn signed_region(authorization: &str) -> Option<String> {
     let rest = authorization.strip_prefix("AWS4-HMAC-SHA256")?;
-    let credential = rest.split(',').find_map(|p| p.trim().strip_prefix("Credential="))?;
+    let credential = rest
+        .split(',')
+        .find_map(|p| p.trim().strip_prefix("Credential="))?;
     let region = credential.split('/').nth(2)?;
     (!region.is_empty()).then(|| region.to_string())
 }
 
 fn attempt_of(value: &str) -> Option<u32> {
-    value.split(';').find_map(|p| p.trim().strip_prefix("attempt=")?.parse().ok())
+    value
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("attempt=")?.parse().ok())
 }
 
 #[cfg(test)]
@@ -152,7 +162,10 @@ mod tests {
     #[test]
     fn strips_credentials_hop_by_hop_and_tuner_headers() {
         let mut h = map(&[
-            ("authorization", "AWS4-HMAC-SHA256 Credential=A/1/r/bedrock/aws4_request"),
+            (
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=A/1/r/bedrock/aws4_request",
+            ),
             ("x-amz-date", "20250101T000000Z"),
             ("x-amz-security-token", "T"),
             ("x-amz-content-sha256", "abc"),

@@ -16,7 +16,14 @@ use crate::record::{Observation, Recorder};
 
 /// Connection-level response headers: hyper sets its own, and HTTP/2
 /// forbids them.
-const HOP_BY_HOP: &[&str] = &["connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer"];
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "trailer",
+];
 
 pub fn stream_back(
     mut ctx: RequestContext,
@@ -63,7 +70,9 @@ fn finish(ctx: &RequestContext, status: http::StatusCode, report: TapReport, rec
         outcome,
         retry: ctx.is_retry(),
         total: report.finished.duration_since(times.arrived),
-        upstream: times.sent_upstream.map(|s| report.finished.duration_since(s)),
+        upstream: times
+            .sent_upstream
+            .map(|s| report.finished.duration_since(s)),
         overhead: times.overhead(),
         time_to_first_byte: report.first_byte.map(|f| f.duration_since(times.arrived)),
         usage: report.usage,

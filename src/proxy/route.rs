@@ -70,7 +70,11 @@ pub struct Route {
 
 impl Route {
     fn other() -> Self {
-        Route { operation: Operation::Other, model_id: None, model_span: None }
+        Route {
+            operation: Operation::Other,
+            model_id: None,
+            model_span: None,
+        }
     }
 }
 
@@ -94,7 +98,11 @@ pub fn route(method: &http::Method, raw_path: &str) -> Route {
         return Route::other();
     }
     let decoded: Cow<'_, str> = percent_decode_str(&raw_path[span.clone()]).decode_utf8_lossy();
-    Route { operation, model_id: Some(decoded.into_owned()), model_span: Some(span) }
+    Route {
+        operation,
+        model_id: Some(decoded.into_owned()),
+        model_span: Some(span),
+    }
 }
 
 #[cfg(test)]
@@ -125,9 +133,15 @@ mod tests {
     fn bare_colon_and_bare_slash_are_accepted() {
         let r = post("/model/anthropic.claude-3-haiku-20240307-v1:0/converse-stream");
         assert_eq!(r.operation, Operation::ConverseStream);
-        assert_eq!(r.model_id.as_deref(), Some("anthropic.claude-3-haiku-20240307-v1:0"));
+        assert_eq!(
+            r.model_id.as_deref(),
+            Some("anthropic.claude-3-haiku-20240307-v1:0")
+        );
         let r = post("/model/arn:aws:bedrock:us-west-2:1:inference-profile/us.x/converse");
-        assert_eq!(r.model_id.as_deref(), Some("arn:aws:bedrock:us-west-2:1:inference-profile/us.x"));
+        assert_eq!(
+            r.model_id.as_deref(),
+            Some("arn:aws:bedrock:us-west-2:1:inference-profile/us.x")
+        );
     }
 
     #[test]
@@ -140,10 +154,19 @@ mod tests {
 
     #[test]
     fn other_paths_are_other() {
-        assert_eq!(post("/guardrail/g1/version/1/apply").operation, Operation::Other);
+        assert_eq!(
+            post("/guardrail/g1/version/1/apply").operation,
+            Operation::Other
+        );
         assert_eq!(post("/model//invoke").operation, Operation::Other);
         assert_eq!(post("/model/x/unknown").operation, Operation::Other);
-        assert_eq!(route(&http::Method::GET, "/model/x/invoke").operation, Operation::Other);
-        assert_eq!(post("/model/x/count-tokens").operation, Operation::CountTokens);
+        assert_eq!(
+            route(&http::Method::GET, "/model/x/invoke").operation,
+            Operation::Other
+        );
+        assert_eq!(
+            post("/model/x/count-tokens").operation,
+            Operation::CountTokens
+        );
     }
 }

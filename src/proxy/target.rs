@@ -18,7 +18,10 @@ impl Target {
     /// Follows the region the app signed for, unless the sidecar is pinned
     /// to one: then a request signed for another region is refused rather
     /// than silently moved (data residency).
-    pub fn choose(upstream: &UpstreamTarget, signed_region: Option<&str>) -> Result<Self, ProxyError> {
+    pub fn choose(
+        upstream: &UpstreamTarget,
+        signed_region: Option<&str>,
+    ) -> Result<Self, ProxyError> {
         match upstream {
             UpstreamTarget::Pinned { base, region } => {
                 if let Some(requested) = signed_region.filter(|r| r != region) {
@@ -29,10 +32,16 @@ impl Target {
                 }
                 let scheme = base.scheme().cloned().unwrap_or(Scheme::HTTPS);
                 let authority = base.authority().cloned().ok_or(ProxyError::NoRegion)?;
-                Ok(Target { scheme, authority, region: region.clone() })
+                Ok(Target {
+                    scheme,
+                    authority,
+                    region: region.clone(),
+                })
             }
             UpstreamTarget::FollowRequest { fallback_region } => {
-                let region = signed_region.or(fallback_region.as_deref()).ok_or(ProxyError::NoRegion)?;
+                let region = signed_region
+                    .or(fallback_region.as_deref())
+                    .ok_or(ProxyError::NoRegion)?;
                 Self::aws(region)
             }
         }
@@ -44,7 +53,9 @@ impl Target {
     fn aws(region: &str) -> Result<Self, ProxyError> {
         let valid = !region.is_empty()
             && region.len() <= 32
-            && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         let invalid = || ProxyError::RegionMismatch {
             requested: region.escape_default().to_string(),
             pinned: "a valid AWS region".into(),
@@ -54,7 +65,11 @@ impl Target {
         }
         let host = format!("bedrock-runtime.{region}.amazonaws.com");
         let authority = Authority::try_from(host).map_err(|_| invalid())?;
-        Ok(Target { scheme: Scheme::HTTPS, authority, region: region.to_string() })
+        Ok(Target {
+            scheme: Scheme::HTTPS,
+            authority,
+            region: region.to_string(),
+        })
     }
 
     /// The `Host` header value the upstream expects.
@@ -69,7 +84,11 @@ impl Target {
         parts: &http::request::Parts,
         body: Bytes,
     ) -> Result<http::Request<Bytes>, ProxyError> {
-        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
         let uri = http::Uri::builder()
             .scheme(self.scheme.clone())
             .authority(self.authority.clone())
@@ -81,7 +100,9 @@ impl Target {
         *request.uri_mut() = uri;
         *request.headers_mut() = parts.headers.clone();
         let length = http::HeaderValue::from(request.body().len());
-        request.headers_mut().insert(http::header::CONTENT_LENGTH, length);
+        request
+            .headers_mut()
+            .insert(http::header::CONTENT_LENGTH, length);
         Ok(request)
     }
 }
@@ -104,12 +125,17 @@ mod tests {
             Err(ProxyError::RegionMismatch { .. })
         ));
         let t = Target::choose(&pinned(), None).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((t.host().as_str(), t.region.as_str()), ("127.0.0.1:9000", "us-east-1"));
+        assert_eq!(
+            (t.host().as_str(), t.region.as_str()),
+            ("127.0.0.1:9000", "us-east-1")
+        );
     }
 
     #[test]
     fn follows_the_signed_region_to_its_endpoint() {
-        let follow = UpstreamTarget::FollowRequest { fallback_region: Some("us-east-1".into()) };
+        let follow = UpstreamTarget::FollowRequest {
+            fallback_region: Some("us-east-1".into()),
+        };
         let t = Target::choose(&follow, Some("eu-central-1")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.host(), "bedrock-runtime.eu-central-1.amazonaws.com");
         let t = Target::choose(&follow, None).unwrap_or_else(|e| panic!("{e}"));
@@ -118,10 +144,15 @@ mod tests {
 
     #[test]
     fn a_forged_region_cannot_redirect_the_call() {
-        let follow = UpstreamTarget::FollowRequest { fallback_region: None };
+        let follow = UpstreamTarget::FollowRequest {
+            fallback_region: None,
+        };
         for region in ["evil.com/", "x.evil.com#", "US-EAST-1", ""] {
             assert!(Target::choose(&follow, Some(region)).is_err(), "{region}");
         }
-        assert!(matches!(Target::choose(&follow, None), Err(ProxyError::NoRegion)));
+        assert!(matches!(
+            Target::choose(&follow, None),
+            Err(ProxyError::NoRegion)
+        ));
     }
 }

@@ -24,7 +24,10 @@ pub struct LabelCap {
 
 impl LabelCap {
     pub fn new(max: usize) -> Self {
-        Self { max, seen: Mutex::new(HashSet::new()) }
+        Self {
+            max,
+            seen: Mutex::new(HashSet::new()),
+        }
     }
 
     pub fn label(&self, value: &str) -> String {
@@ -59,8 +62,7 @@ pub struct Metrics {
 
 /// Latency buckets from 5 ms to 15 minutes: generations are long.
 const CALL_BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
-    900.0,
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
 ];
 /// The sidecar's own time per request: microseconds to tens of ms.
 const OVERHEAD_BUCKETS: &[f64] = &[
@@ -72,29 +74,75 @@ impl Metrics {
         let registry = Registry::new();
         let call = ["operation", "model", "intent", "variant"];
         let metrics = Self {
-            requests: counter(&registry, "requests_total", "Requests handled, by outcome.",
-                &["operation", "model", "intent", "variant", "outcome"])?,
-            retries: counter(&registry, "retries_total",
+            requests: counter(
+                &registry,
+                "requests_total",
+                "Requests handled, by outcome.",
+                &["operation", "model", "intent", "variant", "outcome"],
+            )?,
+            retries: counter(
+                &registry,
+                "retries_total",
                 "Requests that were an SDK retry of an earlier attempt (amz-sdk-request attempt > 1).",
-                &["operation", "model"])?,
-            request_duration: histogram(&registry, "request_duration_seconds",
-                "The whole call as the app sees it, to the last byte of the answer.", &call, CALL_BUCKETS)?,
-            upstream_duration: histogram(&registry, "upstream_duration_seconds",
-                "From sending upstream to the end of the upstream answer.", &["operation", "model"], CALL_BUCKETS)?,
-            overhead: histogram(&registry, "overhead_seconds",
+                &["operation", "model"],
+            )?,
+            request_duration: histogram(
+                &registry,
+                "request_duration_seconds",
+                "The whole call as the app sees it, to the last byte of the answer.",
+                &call,
+                CALL_BUCKETS,
+            )?,
+            upstream_duration: histogram(
+                &registry,
+                "upstream_duration_seconds",
+                "From sending upstream to the end of the upstream answer.",
+                &["operation", "model"],
+                CALL_BUCKETS,
+            )?,
+            overhead: histogram(
+                &registry,
+                "overhead_seconds",
                 "Time spent in the sidecar itself, excluding the client's upload and the upstream.",
-                &["operation"], OVERHEAD_BUCKETS)?,
-            time_to_first_byte: histogram(&registry, "time_to_first_byte_seconds",
-                "From the request's arrival to the first answer byte passed to the app.", &call, CALL_BUCKETS)?,
-            tokens: counter(&registry, "tokens_total", "Model tokens, by direction (input or output).",
-                &["direction", "model", "intent", "variant"])?,
-            in_flight: gauge(&registry, "in_flight_requests", "Requests being handled now.")?,
-            stop_reasons: counter(&registry, "stop_reasons_total", "Answers by stop reason.",
-                &["operation", "model", "reason"])?,
-            stream_exceptions: counter(&registry, "stream_exceptions_total",
-                "Exception frames seen inside event streams.", &["operation", "exception"])?,
-            control_plane: gauge_vec(&registry, "control_plane_healthy",
-                "1 while a control-plane component (credentials, store) is healthy, else 0.", &["component"])?,
+                &["operation"],
+                OVERHEAD_BUCKETS,
+            )?,
+            time_to_first_byte: histogram(
+                &registry,
+                "time_to_first_byte_seconds",
+                "From the request's arrival to the first answer byte passed to the app.",
+                &call,
+                CALL_BUCKETS,
+            )?,
+            tokens: counter(
+                &registry,
+                "tokens_total",
+                "Model tokens, by direction (input or output).",
+                &["direction", "model", "intent", "variant"],
+            )?,
+            in_flight: gauge(
+                &registry,
+                "in_flight_requests",
+                "Requests being handled now.",
+            )?,
+            stop_reasons: counter(
+                &registry,
+                "stop_reasons_total",
+                "Answers by stop reason.",
+                &["operation", "model", "reason"],
+            )?,
+            stream_exceptions: counter(
+                &registry,
+                "stream_exceptions_total",
+                "Exception frames seen inside event streams.",
+                &["operation", "exception"],
+            )?,
+            control_plane: gauge_vec(
+                &registry,
+                "control_plane_healthy",
+                "1 while a control-plane component (credentials, store) is healthy, else 0.",
+                &["component"],
+            )?,
             models: LabelCap::new(64),
             intents: LabelCap::new(32),
             registry,
@@ -117,7 +165,12 @@ fn name(short: &str) -> String {
     format!("bedrock_tuner_{short}")
 }
 
-fn counter(r: &Registry, short: &str, help: &str, labels: &[&str]) -> prometheus::Result<IntCounterVec> {
+fn counter(
+    r: &Registry,
+    short: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntCounterVec> {
     let c = IntCounterVec::new(Opts::new(name(short), help), labels)?;
     r.register(Box::new(c.clone()))?;
     Ok(c)
@@ -142,7 +195,12 @@ fn gauge(r: &Registry, short: &str, help: &str) -> prometheus::Result<IntGauge> 
     Ok(g)
 }
 
-fn gauge_vec(r: &Registry, short: &str, help: &str, labels: &[&str]) -> prometheus::Result<IntGaugeVec> {
+fn gauge_vec(
+    r: &Registry,
+    short: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntGaugeVec> {
     let g = IntGaugeVec::new(Opts::new(name(short), help), labels)?;
     r.register(Box::new(g.clone()))?;
     Ok(g)

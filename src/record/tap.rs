@@ -43,8 +43,14 @@ pub struct TapReport {
 }
 
 enum Reader {
-    EventStream { decoder: MessageFrameDecoder, pending: BytesMut },
-    Json { copy: Vec<u8>, overflowed: bool },
+    EventStream {
+        decoder: MessageFrameDecoder,
+        pending: BytesMut,
+    },
+    Json {
+        copy: Vec<u8>,
+        overflowed: bool,
+    },
 }
 
 type OnEnd = Box<dyn FnOnce(TapReport) + Send>;
@@ -63,10 +69,23 @@ impl TappedBody {
     /// Wraps `inner`; `usage` holds what the response headers said already.
     pub fn new(inner: Incoming, event_stream: bool, usage: Usage, on_end: OnEnd) -> Self {
         let reader = match event_stream {
-            true => Reader::EventStream { decoder: MessageFrameDecoder::new(), pending: BytesMut::new() },
-            false => Reader::Json { copy: Vec::new(), overflowed: false },
+            true => Reader::EventStream {
+                decoder: MessageFrameDecoder::new(),
+                pending: BytesMut::new(),
+            },
+            false => Reader::Json {
+                copy: Vec::new(),
+                overflowed: false,
+            },
         };
-        Self { inner, reader, usage, first_byte: None, bytes: 0, on_end: Some(on_end) }
+        Self {
+            inner,
+            reader,
+            usage,
+            first_byte: None,
+            bytes: 0,
+            on_end: Some(on_end),
+        }
     }
 
     fn observe(&mut self, data: &Bytes) {
@@ -92,7 +111,11 @@ impl TappedBody {
         let Some(on_end) = self.on_end.take() else {
             return;
         };
-        if let Reader::Json { copy, overflowed: false } = &self.reader {
+        if let Reader::Json {
+            copy,
+            overflowed: false,
+        } = &self.reader
+        {
             let mut from_body = Usage::default();
             from_body.absorb_json_body(copy);
             merge_missing(&mut self.usage, from_body);

@@ -22,7 +22,10 @@ impl Usage {
     /// Token counts from `X-Amzn-Bedrock-*-Token-Count` headers.
     pub fn from_headers(headers: &http::HeaderMap) -> Self {
         let count = |name: &str| {
-            headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok())
         };
         Usage {
             input_tokens: count("x-amzn-bedrock-input-token-count"),
@@ -79,8 +82,19 @@ impl Usage {
                 .flat_map(|obj| keys.iter().filter_map(|k| obj.get(*k)?.as_u64()))
                 .next()
         };
-        let input = pick(&["inputTokenCount", "inputTokens", "input_tokens", "prompt_token_count", "inputTextTokenCount"]);
-        let output = pick(&["outputTokenCount", "outputTokens", "output_tokens", "generation_token_count"]);
+        let input = pick(&[
+            "inputTokenCount",
+            "inputTokens",
+            "input_tokens",
+            "prompt_token_count",
+            "inputTextTokenCount",
+        ]);
+        let output = pick(&[
+            "outputTokenCount",
+            "outputTokens",
+            "output_tokens",
+            "generation_token_count",
+        ]);
         // A stream reports tokens more than once (message_start, then the
         // final metrics): the later figure is the complete one.
         if input.is_some() {
@@ -100,10 +114,14 @@ impl Usage {
 }
 
 fn header<'a>(message: &'a Message, name: &str) -> Option<&'a str> {
-    message.headers().iter().find(|h| h.name().as_str() == name).and_then(|h| match h.value() {
-        HeaderValue::String(s) => Some(s.as_str()),
-        _ => None,
-    })
+    message
+        .headers()
+        .iter()
+        .find(|h| h.name().as_str() == name)
+        .and_then(|h| match h.value() {
+            HeaderValue::String(s) => Some(s.as_str()),
+            _ => None,
+        })
 }
 
 /// Closed set of stop reasons for metric labels.
@@ -138,8 +156,10 @@ mod tests {
     use aws_smithy_types::event_stream::Header;
 
     fn event(payload: &str) -> Message {
-        Message::new(payload.as_bytes().to_vec())
-            .add_header(Header::new(":message-type", HeaderValue::String("event".into())))
+        Message::new(payload.as_bytes().to_vec()).add_header(Header::new(
+            ":message-type",
+            HeaderValue::String("event".into()),
+        ))
     }
 
     #[test]
@@ -166,15 +186,24 @@ mod tests {
         let mut u = Usage::default();
         u.absorb_event(&event(r#"{"stopReason":"end_turn"}"#));
         u.absorb_event(&event(r#"{"usage":{"inputTokens":3,"outputTokens":4,"totalTokens":7},"metrics":{"latencyMs":5}}"#));
-        assert_eq!((u.input_tokens, u.output_tokens, u.events), (Some(3), Some(4), 2));
+        assert_eq!(
+            (u.input_tokens, u.output_tokens, u.events),
+            (Some(3), Some(4), 2)
+        );
         assert_eq!(u.stop_reason.as_deref(), Some("end_turn"));
     }
 
     #[test]
     fn exception_frames_are_recognised() {
         let m = Message::new(&b"{}"[..])
-            .add_header(Header::new(":message-type", HeaderValue::String("exception".into())))
-            .add_header(Header::new(":exception-type", HeaderValue::String("throttlingException".into())));
+            .add_header(Header::new(
+                ":message-type",
+                HeaderValue::String("exception".into()),
+            ))
+            .add_header(Header::new(
+                ":exception-type",
+                HeaderValue::String("throttlingException".into()),
+            ));
         let mut u = Usage::default();
         u.absorb_event(&m);
         assert_eq!(u.exception.as_deref(), Some("throttlingException"));

@@ -39,7 +39,11 @@ pub struct CredentialCache {
 
 impl CredentialCache {
     pub fn new(provider: SharedCredentialsProvider) -> Arc<Self> {
-        Arc::new(Self { provider, current: ArcSwapOption::empty(), fetching: Mutex::new(()) })
+        Arc::new(Self {
+            provider,
+            current: ArcSwapOption::empty(),
+            fetching: Mutex::new(()),
+        })
     }
 
     /// Credentials valid for at least a few more seconds, fetched now only
