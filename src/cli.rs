@@ -21,7 +21,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the sidecar proxy and its admin listener.
-    Serve(crate::cli::serve::ServeArgs),
+    Serve(serve::ServeArgs),
+    /// Validate a configuration file and print what would be in force.
+    CheckConfig(check_config::CheckConfigArgs),
 }
 
 /// A command that could not do what was asked, with a message for the
@@ -47,8 +49,10 @@ impl CommandError {
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CommandError> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::CheckConfig(args) => check_config::run(args, out),
     }
     .and_then(|()| out.flush().map_err(|e| CommandError::new(e.to_string())))
 }
 
+pub mod check_config;
 pub mod serve;

@@ -77,6 +77,8 @@ pub struct Settings {
     pub session_header: http::HeaderName,
     pub shutdown_grace: Duration,
     pub log: LogSettings,
+    /// Where each plain setting came from, by key path.
+    pub sources: std::collections::BTreeMap<&'static str, Source>,
 }
 
 /// How the sidecar logs.

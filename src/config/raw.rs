@@ -68,7 +68,7 @@ impl RawConfig {
 
 fn parse_error(text: &str, err: &toml::de::Error) -> ConfigError {
     let before = err.span().map(|span| &text[..span.start.min(text.len())]);
-    let line = before.map(|b| b.lines().count().max(1));
+    let line = before.map(|b| b.matches('\n').count() + 1);
     let message = err.message().trim().to_string();
     let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
     let key = key_path_of(&message, before.unwrap_or(""));

@@ -161,11 +161,33 @@ pub(super) fn settings(
         ),
         shutdown_grace: Duration::from_secs(p.shutdown_grace_secs.unwrap_or(30)),
         log: log(&mut check, raw),
+        sources: file_sources(raw),
     };
     match check.errors.is_empty() {
         true => Ok(settings),
         false => Err(ConfigErrors(check.errors)),
     }
+}
+
+/// The plain settings the file named; the rest are defaults.
+fn file_sources(raw: &RawConfig) -> std::collections::BTreeMap<&'static str, Source> {
+    let p = &raw.proxy;
+    let named = [
+        ("proxy.max_body_bytes", p.max_body_bytes.is_some()),
+        ("proxy.body_budget_bytes", p.body_budget_bytes.is_some()),
+        ("proxy.connect_timeout_ms", p.connect_timeout_ms.is_some()),
+        ("proxy.allowed_models", p.allowed_models.is_some()),
+        ("proxy.intent_header", p.intent_header.is_some()),
+        ("proxy.session_header", p.session_header.is_some()),
+        ("proxy.shutdown_grace_secs", p.shutdown_grace_secs.is_some()),
+        ("log.format", raw.log.format.is_some()),
+        ("log.level", raw.log.level.is_some()),
+    ];
+    named
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(key, _)| (key, Source::File))
+        .collect()
 }
 
 fn sourced_addr(
