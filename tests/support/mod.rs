@@ -78,6 +78,16 @@ impl Mock {
     }
 
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::spawn(extra, Some(SIDECAR_TOKEN))
+    }
+
+    /// A mock that expects a session token other than the default, or none
+    /// at all (`None`: whatever token is signed is accepted).
+    pub fn start_with_session_token(token: Option<&str>) -> Self {
+        Self::spawn(&[], token)
+    }
+
+    fn spawn(extra: &[&str], token: Option<&str>) -> Self {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let port_file = dir.path().join("port");
         let script = repo().join("tests/e2e/mock_bedrock.py");
@@ -87,7 +97,13 @@ impl Mock {
             .arg("--port-file")
             .arg(&port_file)
             .args(["--access-key", SIDECAR_KEY, "--secret-key", SIDECAR_SECRET])
-            .args(["--session-token", SIDECAR_TOKEN])
+            .args(
+                token
+                    .map(|t| ["--session-token", t])
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|a| !a.is_empty()),
+            )
             .args(extra)
             .stdout(Stdio::null())
             .stderr(child_stderr())
