@@ -23,6 +23,9 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
   -r tests/e2e/requirements.txt $( [ -f scripts/stats/requirements.txt ] && echo -r scripts/stats/requirements.txt )
 
+step "javascript SDK (tests/js)"
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+
 step "promtool"
 if ! command -v promtool >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then

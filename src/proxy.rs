@@ -79,7 +79,12 @@ impl Proxy {
     /// errors become Bedrock-shaped answers.
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<ProxyBody> {
         let mut ctx = self.context_for(&request);
-        self.recorder.metrics.in_flight.inc();
+        let metrics = &self.recorder.metrics;
+        metrics.in_flight.inc();
+        metrics
+            .client_protocol
+            .with_label_values(&[protocol_label(request.version())])
+            .inc();
         match self.forward(request, &mut ctx).await {
             Ok(response) => response,
             Err(error) => self.refuse(&ctx, &error),
@@ -178,6 +183,15 @@ impl Proxy {
         });
         respond::add_tuner_headers(response.headers_mut(), ctx);
         response
+    }
+}
+
+fn protocol_label(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_2 => "h2",
+        http::Version::HTTP_11 => "http1.1",
+        http::Version::HTTP_10 => "http1.0",
+        _ => "other",
     }
 }
 

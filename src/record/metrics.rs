@@ -53,6 +53,7 @@ pub struct Metrics {
     pub time_to_first_byte: HistogramVec,
     pub tokens: IntCounterVec,
     pub in_flight: IntGauge,
+    pub client_protocol: IntCounterVec,
     pub stop_reasons: IntCounterVec,
     pub stream_exceptions: IntCounterVec,
     pub control_plane: IntGaugeVec,
@@ -124,6 +125,12 @@ impl Metrics {
                 &registry,
                 "in_flight_requests",
                 "Requests being handled now.",
+            )?,
+            client_protocol: counter(
+                &registry,
+                "client_protocol_requests_total",
+                "Requests from apps by HTTP version (h2 is cleartext HTTP/2, prior knowledge).",
+                &["protocol"],
             )?,
             stop_reasons: counter(
                 &registry,
