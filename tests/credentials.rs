@@ -174,7 +174,12 @@ fn web_identity_credentials_come_from_sts() {
     let mock = Mock::start_with_session_token(Some("web-identity-token-1"));
     let sidecar = Sidecar::start_with_env(&mock.url(), &[], &env);
     let status = invoke_through(&sidecar);
-    assert_eq!(status, 200, "{:?}", mock.requests().last().map(|r| r["verification"].clone()));
+    assert_eq!(
+        status,
+        200,
+        "{:?}",
+        mock.requests().last().map(|r| r["verification"].clone())
+    );
     assert_eq!(session_tokens(&mock), ["web-identity-token-1"]);
     assert_eq!(
         sts.calls.load(Ordering::SeqCst),
