@@ -24,6 +24,10 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Validate a configuration file and print what would be in force.
     CheckConfig(check_config::CheckConfigArgs),
+    /// The parameter profiles in force.
+    Profiles(profiles::ProfilesArgs),
+    /// Show how a request body would be rewritten, without sending it.
+    Rewrite(rewrite::RewriteArgs),
 }
 
 /// A command that could not do what was asked, with a message for the
@@ -50,9 +54,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CommandError> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::CheckConfig(args) => check_config::run(args, out),
+        Command::Profiles(args) => profiles::run(args, out),
+        Command::Rewrite(args) => rewrite::run(args, out),
     }
     .and_then(|()| out.flush().map_err(|e| CommandError::new(e.to_string())))
 }
 
 pub mod check_config;
+pub mod profiles;
+pub mod rewrite;
 pub mod serve;

@@ -77,8 +77,17 @@ pub struct Settings {
     pub session_header: http::HeaderName,
     pub shutdown_grace: Duration,
     pub log: LogSettings,
+    pub tuning: TuningSettings,
     /// Where each plain setting came from, by key path.
     pub sources: std::collections::BTreeMap<&'static str, Source>,
+}
+
+/// How requests are tuned: policies and the file's profile layer.
+#[derive(Debug, Clone, Default)]
+pub struct TuningSettings {
+    pub policy: crate::tuning::TuningPolicy,
+    pub model_limits_file: Option<PathBuf>,
+    pub profiles: std::collections::BTreeMap<String, crate::profile::RawProfile>,
 }
 
 /// How the sidecar logs.

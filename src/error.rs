@@ -76,6 +76,8 @@ pub enum ProxyError {
     Signing(String),
     #[error("bedrock-tuner could not reach the upstream {upstream}: {reason}")]
     UpstreamUnreachable { upstream: String, reason: String },
+    #[error("bedrock-tuner cannot tune this request body (proxy.on_unparseable = reject): {0}")]
+    Unrewritable(String),
     #[error("bedrock-tuner could not build the upstream request: {0}")]
     Internal(String),
 }
@@ -86,7 +88,8 @@ impl ProxyError {
             ProxyError::BodyTooLarge { .. }
             | ProxyError::ClientBody(_)
             | ProxyError::RegionMismatch { .. }
-            | ProxyError::NoRegion => ErrorType::Validation,
+            | ProxyError::NoRegion
+            | ProxyError::Unrewritable(_) => ErrorType::Validation,
             ProxyError::ModelNotAllowed { .. } => ErrorType::AccessDenied,
             ProxyError::BodyBudgetExhausted { .. } | ProxyError::UpstreamUnreachable { .. } => {
                 ErrorType::ServiceUnavailable
@@ -103,7 +106,8 @@ impl ProxyError {
             | ProxyError::ClientBody(_)
             | ProxyError::ModelNotAllowed { .. }
             | ProxyError::RegionMismatch { .. }
-            | ProxyError::NoRegion => Origin::Client,
+            | ProxyError::NoRegion
+            | ProxyError::Unrewritable(_) => Origin::Client,
             ProxyError::UpstreamUnreachable { .. } => Origin::Upstream,
             _ => Origin::Sidecar,
         }

@@ -21,9 +21,11 @@ use hyper::body::Incoming;
 use crate::config::{Settings, UpstreamTarget};
 use crate::error::ProxyError;
 use crate::forward::Forwarder;
+use crate::profile::UNKNOWN_INTENT;
 use crate::record::usage::Usage;
 use crate::record::{Labels, Observation, Recorder};
 use crate::sign::{CredentialCache, sign_request};
+use crate::tuning::SharedTuning;
 
 pub mod body;
 pub mod context;
@@ -51,6 +53,7 @@ pub struct Proxy {
     forwarder: Forwarder,
     credentials: Arc<CredentialCache>,
     recorder: Recorder,
+    tuning: SharedTuning,
 }
 
 impl Proxy {
@@ -59,6 +62,7 @@ impl Proxy {
         forwarder: Forwarder,
         credentials: Arc<CredentialCache>,
         recorder: Recorder,
+        tuning: SharedTuning,
     ) -> Self {
         Self {
             tuner_headers: TunerHeaders {
@@ -72,6 +76,7 @@ impl Proxy {
             forwarder,
             credentials,
             recorder,
+            tuning,
         }
     }
 
@@ -102,11 +107,7 @@ impl Proxy {
                 .as_deref()
                 .map(|m| metrics.models.label(model_label(m)))
                 .unwrap_or_else(|| "none".into()),
-            intent: inbound
-                .intent
-                .as_deref()
-                .map(|i| metrics.intents.label(i))
-                .unwrap_or_else(|| NO_INTENT.into()),
+            intent: self.intent_label(inbound.intent.as_deref()),
             variant: NO_VARIANT.into(),
         };
         RequestContext::new(route, inbound, labels)
@@ -127,7 +128,8 @@ impl Proxy {
         let (body, budget_hold) =
             body::read(body, declared, self.max_body_bytes, &self.budget).await?;
         ctx.times.body_read = Some(Instant::now());
-        let body = tune::tune(ctx, body);
+        let tuning = self.tuning.load();
+        let body = tune::tune(ctx, &tuning, &self.recorder.metrics, body)?;
         headers::prepare_upstream(&mut parts.headers, &self.tuner_headers, &target.host());
         let mut upstream = target.request(&parts, body)?;
         let credentials = self.credentials.get().await?;
@@ -141,6 +143,16 @@ impl Proxy {
             response,
             self.recorder.clone(),
         ))
+    }
+
+    /// A known intent labels itself; anything else is `unknown`, so label
+    /// values stay bounded by the profiles configured.
+    fn intent_label(&self, intent: Option<&str>) -> String {
+        match intent {
+            None => NO_INTENT.into(),
+            Some(i) if self.tuning.load().profiles.get(i).is_some() => i.to_string(),
+            Some(_) => UNKNOWN_INTENT.into(),
+        }
     }
 
     fn check_allowed(&self, ctx: &RequestContext) -> Result<(), ProxyError> {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use aws_config::BehaviorVersion;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use tokio::sync::watch;
@@ -16,10 +17,19 @@ use crate::proxy::Proxy;
 use crate::record::{Metrics, Recorder};
 use crate::server::{self, Handler};
 use crate::sign::CredentialCache;
+use crate::tuning::{SharedTuning, Tuning, reload};
 
 /// How long start-up waits for the first credentials before serving
 /// anyway (readiness stays down until they load).
 const FIRST_CREDENTIALS_WAIT: Duration = Duration::from_secs(10);
+
+/// The configuration file to watch for edits, and the flags that keep
+/// overriding it.
+#[derive(Debug, Clone)]
+pub struct Reload {
+    pub path: std::path::PathBuf,
+    pub overrides: crate::config::Overrides,
+}
 
 /// Addresses the sidecar really listens on.
 #[derive(Debug, Clone, Copy)]
@@ -30,15 +40,24 @@ pub struct Bound {
 
 /// Runs until SIGTERM or SIGINT, then drains in-flight requests within the
 /// configured grace period.
-pub async fn run(settings: Settings) -> Result<(), String> {
+pub async fn run(settings: Settings, reload: Option<Reload>) -> Result<(), String> {
     let credentials = load_credentials().await;
     let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
+    let tuning = Tuning::from_settings(&settings.tuning).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        format!("invalid configuration:\n{}", lines.join("\n"))
+    })?;
+    let tuning: SharedTuning = Arc::new(ArcSwap::from_pointee(tuning));
+    if let Some(Reload { path, overrides }) = reload {
+        reload::spawn(path, overrides, Arc::clone(&tuning), Arc::clone(&metrics));
+    }
     let forwarder = Forwarder::new(settings.connect_timeout, settings.ca_file.as_deref())?;
     let proxy = Arc::new(Proxy::new(
         &settings,
         forwarder,
         Arc::clone(&credentials),
         Recorder::new(Arc::clone(&metrics)),
+        tuning,
     ));
     let admin = Arc::new(Admin {
         metrics,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::CommandError;
 use crate::config::{Overrides, Settings};
+use crate::sidecar::Reload;
 
 /// Flags override the configuration file for the settings they name.
 #[derive(Debug, clap::Args)]
@@ -31,15 +32,18 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// The settings this invocation runs with.
     pub fn settings(&self) -> Result<Settings, CommandError> {
-        let overrides = Overrides {
+        Settings::load(self.config.as_deref(), &self.overrides())
+            .map_err(|e| CommandError::new(format!("invalid configuration:\n{e}")))
+    }
+
+    fn overrides(&self) -> Overrides {
+        Overrides {
             listen: self.listen,
             admin_listen: self.admin_listen,
             upstream: self.upstream.clone(),
             region: self.region.clone(),
             ambient_region: ambient_region(),
-        };
-        Settings::load(self.config.as_deref(), &overrides)
-            .map_err(|e| CommandError::new(format!("invalid configuration:\n{e}")))
+        }
     }
 }
 
@@ -60,7 +64,11 @@ pub fn run(args: ServeArgs) -> Result<(), CommandError> {
         .enable_all()
         .build()
         .map_err(|e| CommandError::new(format!("cannot start the runtime: {e}")))?;
+    let reload = args.config.clone().map(|path| Reload {
+        path,
+        overrides: args.overrides(),
+    });
     runtime
-        .block_on(crate::sidecar::run(settings))
+        .block_on(crate::sidecar::run(settings, reload))
         .map_err(CommandError::new)
 }

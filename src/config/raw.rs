@@ -1,10 +1,12 @@
 //! The configuration file as written: serde types that reject unknown keys.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
 
 use super::validate::{ConfigError, ConfigErrors};
+use crate::profile::RawProfile;
 
 /// `sidecar.toml`, section by section. Every field is optional: a missing
 /// one takes its built-in default.
@@ -17,6 +19,22 @@ pub struct RawConfig {
     pub admin: RawAdmin,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub tuning: RawTuning,
+    /// Profiles by intent, layered over the built-in ones field by field.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, RawProfile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTuning {
+    /// `conservative` (default) or `pass_through`.
+    pub unknown_intent: Option<String>,
+    /// `forward` (default, fail open) or `reject` (fail closed with a 400).
+    pub on_unparseable: Option<String>,
+    /// A model-limits TOML file replacing the built-in one.
+    pub model_limits_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

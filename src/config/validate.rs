@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::raw::{RawConfig, RawProxy};
-use super::{LogSettings, Overrides, Settings, Source, Sourced, UpstreamTarget};
+use super::{LogSettings, Overrides, Settings, Source, Sourced, TuningSettings, UpstreamTarget};
+use crate::tuning::{TuningPolicy, UnknownIntent, Unparseable};
 
 /// Bedrock refuses bodies larger than this; so does the sidecar, earlier.
 pub const BEDROCK_MAX_BODY_BYTES: u64 = 25_000_000;
@@ -161,6 +162,7 @@ pub(super) fn settings(
         ),
         shutdown_grace: Duration::from_secs(p.shutdown_grace_secs.unwrap_or(30)),
         log: log(&mut check, raw),
+        tuning: tuning(&mut check, raw),
         sources: file_sources(raw),
     };
     match check.errors.is_empty() {
@@ -298,6 +300,40 @@ fn valid_region(r: &str) -> bool {
         && r.len() <= 32
         && r.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn tuning(check: &mut Checker, raw: &RawConfig) -> TuningSettings {
+    let t = &raw.tuning;
+    let unknown_intent = match t.unknown_intent.as_deref().unwrap_or("conservative") {
+        "conservative" => UnknownIntent::Conservative,
+        "pass_through" => UnknownIntent::PassThrough,
+        other => {
+            check.fail(
+                "tuning.unknown_intent",
+                format!("`{other}` is neither `conservative` nor `pass_through`"),
+            );
+            UnknownIntent::Conservative
+        }
+    };
+    let unparseable = match t.on_unparseable.as_deref().unwrap_or("forward") {
+        "forward" => Unparseable::Forward,
+        "reject" => Unparseable::Reject,
+        other => {
+            check.fail(
+                "tuning.on_unparseable",
+                format!("`{other}` is neither `forward` nor `reject`"),
+            );
+            Unparseable::Forward
+        }
+    };
+    TuningSettings {
+        policy: TuningPolicy {
+            unknown_intent,
+            unparseable,
+        },
+        model_limits_file: t.model_limits_file.as_ref().map(PathBuf::from),
+        profiles: raw.profiles.clone(),
+    }
 }
 
 fn log(check: &mut Checker, raw: &RawConfig) -> LogSettings {

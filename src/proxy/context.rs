@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::headers::InboundFacts;
 use super::route::Route;
+use super::tune::TuneOutcome;
 use crate::record::Labels;
 
 /// Label for requests that named no intent.
@@ -23,6 +24,7 @@ pub struct RequestContext {
     pub inbound: InboundFacts,
     pub labels: Labels,
     pub times: Timeline,
+    pub tuned: TuneOutcome,
 }
 
 /// When each stage of a request happened.
@@ -68,6 +70,7 @@ impl RequestContext {
             inbound,
             labels,
             times: Timeline::new(),
+            tuned: TuneOutcome::default(),
         }
     }
 

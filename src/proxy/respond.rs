@@ -53,6 +53,10 @@ pub fn add_tuner_headers(headers: &mut HeaderMap, ctx: &RequestContext) {
     };
     set("x-tuner-request-id", &ctx.id);
     set("x-tuner-intent", &ctx.labels.intent);
+    set(
+        "x-tuner-profile",
+        ctx.tuned.profile.as_deref().unwrap_or("none"),
+    );
 }
 
 fn is_event_stream(headers: &HeaderMap) -> bool {

@@ -1,0 +1,189 @@
+//! Few-shot examples as prior turns of a chat, spliced into the
+//! application's message list without re-serialising its messages.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use super::json::{json_string, leading_elements, splice_array};
+use super::plan::FewShot;
+use super::report::FewShotSkip;
+
+/// How a family writes one chat turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TurnStyle {
+    /// Claude and Jamba: `{"role":"user","content":"text"}`.
+    StringContent,
+    /// Converse and Nova: `{"role":"user","content":[{"text":"text"}]}`.
+    TextBlocks,
+    /// Cohere `chat_history`: `{"role":"USER","message":"text"}`.
+    CohereHistory,
+}
+
+impl TurnStyle {
+    fn turn(self, user: bool, text: &str) -> String {
+        let text = json_string(text);
+        match (self, user) {
+            (TurnStyle::StringContent, true) => format!("{{\"role\":\"user\",\"content\":{text}}}"),
+            (TurnStyle::StringContent, false) => {
+                format!("{{\"role\":\"assistant\",\"content\":{text}}}")
+            }
+            (TurnStyle::TextBlocks, true) => {
+                format!("{{\"role\":\"user\",\"content\":[{{\"text\":{text}}}]}}")
+            }
+            (TurnStyle::TextBlocks, false) => {
+                format!("{{\"role\":\"assistant\",\"content\":[{{\"text\":{text}}}]}}")
+            }
+            (TurnStyle::CohereHistory, true) => format!("{{\"role\":\"USER\",\"message\":{text}}}"),
+            (TurnStyle::CohereHistory, false) => {
+                format!("{{\"role\":\"CHATBOT\",\"message\":{text}}}")
+            }
+        }
+    }
+
+    /// The turns for `shots`, user then assistant for each.
+    pub fn render(self, shots: &[FewShot]) -> Vec<String> {
+        shots
+            .iter()
+            .flat_map(|s| [self.turn(true, &s.user), self.turn(false, &s.assistant)])
+            .collect()
+    }
+}
+
+/// The result of placing few-shot turns into a message list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Shots {
+    Skipped(FewShotSkip),
+    /// The new message list, as JSON text.
+    Spliced(String),
+}
+
+/// What the first application turn must be for the examples to go first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FirstTurn {
+    /// A turn whose `role` is `user` must follow: the examples end on an
+    /// assistant turn and the family requires alternation.
+    MustBeUser,
+    /// Anything may follow (Cohere's `chat_history`).
+    Any,
+}
+
+#[derive(Deserialize)]
+struct RoleProbe<'a> {
+    #[serde(borrow)]
+    role: Option<Cow<'a, str>>,
+}
+
+/// The `role` of a message given as JSON text.
+pub(crate) fn role_of(message: &str) -> Option<String> {
+    serde_json::from_str::<RoleProbe<'_>>(message)
+        .ok()?
+        .role
+        .map(Cow::into_owned)
+}
+
+fn same_json(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Places the rendered example turns after the first `keep_first` elements
+/// of the JSON array `list` (a system message, for Jamba). Errors describe a
+/// malformed list.
+pub(crate) fn inject(
+    list: &str,
+    turns: &[String],
+    keep_first: usize,
+    first: FirstTurn,
+) -> Result<Shots, String> {
+    let (lead, _) = leading_elements(list, keep_first + turns.len() + 1)?;
+    let after_kept = lead.get(keep_first..).unwrap_or_default();
+    let present = after_kept.len() >= turns.len()
+        && after_kept.iter().zip(turns).all(|(a, b)| same_json(a, b));
+    if present {
+        return Ok(Shots::Skipped(FewShotSkip::AlreadyPresent));
+    }
+    let opens_with_user = after_kept
+        .first()
+        .and_then(|m| role_of(m))
+        .is_some_and(|r| r == "user");
+    if first == FirstTurn::MustBeUser && !opens_with_user {
+        return Ok(Shots::Skipped(FewShotSkip::FirstTurnNotUser));
+    }
+    let (kept, tail) = leading_elements(list, keep_first)?;
+    let front: Vec<String> = kept
+        .iter()
+        .map(|s| s.to_string())
+        .chain(turns.iter().cloned())
+        .collect();
+    Ok(Shots::Spliced(splice_array(&front, tail)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shots() -> Vec<FewShot> {
+        vec![FewShot {
+            user: "2+2?".into(),
+            assistant: "4".into(),
+        }]
+    }
+
+    #[test]
+    fn examples_go_first_and_only_once() {
+        let turns = TurnStyle::StringContent.render(&shots());
+        let list = r#"[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}}]}]"#;
+        let Ok(Shots::Spliced(out)) = inject(list, &turns, 0, FirstTurn::MustBeUser) else {
+            panic!("expected a splice");
+        };
+        assert_eq!(
+            out,
+            r#"[{"role":"user","content":"2+2?"},{"role":"assistant","content":"4"},{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}}]}]"#
+        );
+        assert_eq!(
+            inject(&out, &turns, 0, FirstTurn::MustBeUser),
+            Ok(Shots::Skipped(FewShotSkip::AlreadyPresent))
+        );
+    }
+
+    #[test]
+    fn alternation_is_protected() {
+        let turns = TurnStyle::TextBlocks.render(&shots());
+        let list = r#"[{"role":"assistant","content":[{"text":"prefill"}]}]"#;
+        assert_eq!(
+            inject(list, &turns, 0, FirstTurn::MustBeUser),
+            Ok(Shots::Skipped(FewShotSkip::FirstTurnNotUser))
+        );
+        assert_eq!(
+            inject("[]", &turns, 0, FirstTurn::MustBeUser),
+            Ok(Shots::Skipped(FewShotSkip::FirstTurnNotUser))
+        );
+        assert!(matches!(
+            inject("[]", &turns, 0, FirstTurn::Any),
+            Ok(Shots::Spliced(_))
+        ));
+    }
+
+    #[test]
+    fn kept_leading_elements_stay_first() {
+        let turns = TurnStyle::StringContent.render(&shots());
+        let list = r#"[{"role":"system","content":"S"},{"role":"user","content":"q"}]"#;
+        let Ok(Shots::Spliced(out)) = inject(list, &turns, 1, FirstTurn::MustBeUser) else {
+            panic!("expected a splice");
+        };
+        assert!(
+            out.starts_with(r#"[{"role":"system","content":"S"},{"role":"user","content":"2+2?"}"#),
+            "{out}"
+        );
+        assert_eq!(
+            inject(&out, &turns, 1, FirstTurn::MustBeUser),
+            Ok(Shots::Skipped(FewShotSkip::AlreadyPresent))
+        );
+    }
+}

@@ -1,0 +1,441 @@
+//! JSON objects held as ordered raw slices of the original body.
+//!
+//! Only the top level (and the few small objects the rewriter owns, such as
+//! `inferenceConfig`) is split into keys; every value stays the exact text
+//! the application sent until the rewriter replaces it. Writing an object
+//! back copies untouched values byte for byte, so messages, images, tools and
+//! cache markers pass through unchanged and no large value is re-serialised.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::error::RewriteError;
+
+/// One key and its value's JSON text.
+#[derive(Debug, Clone)]
+struct Entry<'a> {
+    key: Cow<'a, str>,
+    value: Cow<'a, str>,
+}
+
+/// A JSON object as an ordered list of keys and raw value texts.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawObject<'a> {
+    entries: Vec<Entry<'a>>,
+    changed: bool,
+}
+
+impl<'a> RawObject<'a> {
+    /// Splits a request body's top-level object. Duplicate keys are refused:
+    /// which copy Bedrock would honour is not specified, so a rewrite of one
+    /// copy could be silently overridden by the other.
+    pub fn parse_body(body: &'a [u8], schema: &'static str) -> Result<Self, RewriteError> {
+        if body.trim_ascii_start().first() != Some(&b'{') {
+            return Err(match serde_json::from_slice::<de::IgnoredAny>(body) {
+                Ok(_) => RewriteError::NotObject,
+                Err(e) => RewriteError::NotJson(e),
+            });
+        }
+        let object = Self::parse(body).map_err(RewriteError::NotJson)?;
+        object.refuse_duplicates(schema, "")?;
+        Ok(object)
+    }
+
+    /// Splits a nested object found under `key`; `key` names it in errors.
+    pub fn parse_nested(
+        text: &'a str,
+        schema: &'static str,
+        key: &str,
+    ) -> Result<Self, RewriteError> {
+        if !text.trim_start().starts_with('{') {
+            return Err(RewriteError::shape(
+                schema,
+                format!("`{key}` is not an object"),
+            ));
+        }
+        let object = Self::parse(text.as_bytes())
+            .map_err(|e| RewriteError::shape(schema, format!("`{key}`: {e}")))?;
+        object.refuse_duplicates(schema, key)?;
+        Ok(object)
+    }
+
+    /// Splits an object; `serde_json` checks that the whole input is valid
+    /// JSON (and UTF-8) while it skims over the values.
+    fn parse(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
+        let Entries(pairs) = serde_json::from_slice(bytes)?;
+        let entries = pairs
+            .into_iter()
+            .map(|(key, raw)| Entry {
+                key,
+                value: Cow::Borrowed(raw.get()),
+            })
+            .collect();
+        Ok(RawObject {
+            entries,
+            changed: false,
+        })
+    }
+
+    fn refuse_duplicates(&self, schema: &'static str, within: &str) -> Result<(), RewriteError> {
+        for (i, e) in self.entries.iter().enumerate() {
+            if self.entries[..i].iter().any(|earlier| earlier.key == e.key) {
+                let place = if within.is_empty() {
+                    "top-level".to_string()
+                } else {
+                    format!("`{within}`")
+                };
+                return Err(RewriteError::shape(
+                    schema,
+                    format!("duplicate {place} key {:?}", e.key),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The raw JSON text of `key`'s value.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| e.value.as_ref())
+    }
+
+    /// Whether the object has `key`.
+    pub fn contains(&self, key: &str) -> bool {
+        self.entries.iter().any(|e| e.key == key)
+    }
+
+    /// Sets `key` to the JSON text `json`, in place if present, else last.
+    /// Writing the text already there is not a change, which keeps a second
+    /// rewrite with the same plan from touching the body.
+    pub fn set(&mut self, key: &str, json: String) {
+        match self.entries.iter_mut().find(|e| e.key == key) {
+            Some(e) if e.value == json.as_str() => {}
+            Some(e) => {
+                e.value = Cow::Owned(json);
+                self.changed = true;
+            }
+            None => {
+                self.entries.push(Entry {
+                    key: Cow::Owned(key.to_string()),
+                    value: Cow::Owned(json),
+                });
+                self.changed = true;
+            }
+        }
+    }
+
+    /// Removes `key`, returning its JSON text.
+    pub fn remove(&mut self, key: &str) -> Option<Cow<'a, str>> {
+        let at = self.entries.iter().position(|e| e.key == key)?;
+        self.changed = true;
+        Some(self.entries.remove(at).value)
+    }
+
+    /// Whether any key was set or removed since parsing.
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+
+    /// Edits the object under `key` (an empty one if absent) with `edit`,
+    /// storing it back only if `edit` changed it.
+    pub fn edit_object<R>(
+        &mut self,
+        key: &str,
+        schema: &'static str,
+        edit: impl FnOnce(&mut RawObject<'_>) -> Result<R, RewriteError>,
+    ) -> Result<R, RewriteError> {
+        let current = self.get(key).map(str::to_owned);
+        let mut nested = match &current {
+            Some(text) => RawObject::parse_nested(text, schema, key)?,
+            None => RawObject::default(),
+        };
+        let result = edit(&mut nested)?;
+        if nested.changed() {
+            let mut text = String::new();
+            nested.write(&mut text);
+            self.set(key, text);
+        }
+        Ok(result)
+    }
+
+    /// Sets the value at a key path, creating objects along the way.
+    pub fn set_path(
+        &mut self,
+        schema: &'static str,
+        path: &[&str],
+        json: String,
+    ) -> Result<(), RewriteError> {
+        match path {
+            [] => Ok(()),
+            [key] => {
+                self.set(key, json);
+                Ok(())
+            }
+            [key, rest @ ..] => {
+                self.edit_object(key, schema, |inner| inner.set_path(schema, rest, json))
+            }
+        }
+    }
+
+    /// Removes the value at a key path, if there is one.
+    pub fn remove_path(&mut self, schema: &'static str, path: &[&str]) -> Result<(), RewriteError> {
+        match path {
+            [] => Ok(()),
+            [key] => {
+                self.remove(key);
+                Ok(())
+            }
+            [key, _, ..] if !self.contains(key) => Ok(()),
+            [key, rest @ ..] => {
+                self.edit_object(key, schema, |inner| inner.remove_path(schema, rest))
+            }
+        }
+    }
+
+    /// The raw JSON text at a key path; `None` if any step is missing or
+    /// not an object.
+    pub fn read_path<S: AsRef<str>>(&self, path: &[S]) -> Option<String> {
+        let (first, rest) = path.split_first()?;
+        let text = self.get(first.as_ref())?;
+        if rest.is_empty() {
+            Some(text.to_string())
+        } else {
+            get_path(text, rest)
+        }
+    }
+
+    /// Appends the object's JSON text to `out`.
+    pub fn write(&self, out: &mut String) {
+        out.push('{');
+        for (i, e) in self.entries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_json_string(out, &e.key);
+            out.push(':');
+            out.push_str(&e.value);
+        }
+        out.push('}');
+    }
+
+    /// The length `write` will produce, give or take key escapes.
+    pub fn approx_len(&self) -> usize {
+        self.entries
+            .iter()
+            .map(|e| e.key.len() + e.value.len() + 4)
+            .sum::<usize>()
+            + 2
+    }
+}
+
+/// Reads a JSON value at a path of object keys inside `text` (an object).
+/// Returns `None` when a key is missing or an intermediate value is not an
+/// object; the value is returned as its raw JSON text.
+pub(crate) fn get_path<S: AsRef<str>>(text: &str, path: &[S]) -> Option<String> {
+    let (first, rest) = path.split_first()?;
+    let object = RawObject::parse(text.as_bytes()).ok()?;
+    let value = object.get(first.as_ref())?;
+    if rest.is_empty() {
+        Some(value.to_string())
+    } else {
+        get_path(value, rest)
+    }
+}
+
+/// The first `n` elements of the JSON array `array` (fewer if it is
+/// shorter), and the text after them: from the next element to the closing
+/// bracket, or just the closing bracket.
+pub(crate) fn leading_elements(array: &str, n: usize) -> Result<(Vec<&str>, &str), String> {
+    let mut rest = array
+        .trim_start()
+        .strip_prefix('[')
+        .ok_or("not an array")?
+        .trim_start();
+    let mut items = Vec::with_capacity(n);
+    while items.len() < n && !rest.starts_with(']') {
+        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
+        let item = stream
+            .next()
+            .ok_or("array ends early")?
+            .map_err(|e| e.to_string())?;
+        items.push(item.get());
+        let after = rest
+            .get(stream.byte_offset()..)
+            .ok_or("array ends early")?
+            .trim_start();
+        rest = match after.strip_prefix(',') {
+            Some(next) => next.trim_start(),
+            None if after.starts_with(']') => after,
+            None => return Err("array elements are not separated by commas".into()),
+        };
+    }
+    Ok((items, rest))
+}
+
+/// A JSON array made of `front` (new JSON texts) followed by `tail`, which is
+/// what [`leading_elements`] left over from an existing array.
+pub(crate) fn splice_array(front: &[String], tail: &str) -> String {
+    let mut out =
+        String::with_capacity(tail.len() + front.iter().map(|f| f.len() + 1).sum::<usize>() + 2);
+    out.push('[');
+    out.push_str(&front.join(","));
+    if !front.is_empty() && !tail.starts_with(']') {
+        out.push(',');
+    }
+    out.push_str(tail);
+    out
+}
+
+/// Appends `s` as a JSON string literal.
+pub(crate) fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `s` as a JSON string literal.
+pub(crate) fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    push_json_string(&mut out, s);
+    out
+}
+
+/// Deserialises an object into its entries in document order, borrowing
+/// keys where they have no escapes and values always.
+struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EntriesVisitor)
+    }
+}
+
+struct EntriesVisitor;
+
+impl<'de> Visitor<'de> for EntriesVisitor {
+    type Value = Entries<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some((Key(k), v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+            pairs.push((k, v));
+        }
+        Ok(Entries(pairs))
+    }
+}
+
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untouched_values_keep_their_bytes() {
+        let body = r#"{"a": [1,  2], "b\n": {"x" : 1.50}, "c": "\u00e9"}"#;
+        let mut o = RawObject::parse_body(body.as_bytes(), "t").expect("parses");
+        assert_eq!(o.get("a"), Some("[1,  2]"));
+        assert_eq!(o.get("b\n"), Some(r#"{"x" : 1.50}"#));
+        o.set("d", "true".into());
+        let mut out = String::new();
+        o.write(&mut out);
+        assert_eq!(
+            out,
+            r#"{"a":[1,  2],"b\n":{"x" : 1.50},"c":"\u00e9","d":true}"#
+        );
+    }
+
+    #[test]
+    fn bodies_that_are_not_objects_are_told_apart() {
+        let parse = |b: &'static [u8]| RawObject::parse_body(b, "t");
+        assert!(matches!(parse(b"[1]"), Err(RewriteError::NotObject)));
+        assert!(matches!(parse(b""), Err(RewriteError::NotJson(_))));
+        assert!(matches!(parse(b"{\"a\":"), Err(RewriteError::NotJson(_))));
+        assert!(matches!(parse(b"{} x"), Err(RewriteError::NotJson(_))));
+        assert!(matches!(
+            parse(b"{\"a\":\"\xff\"}"),
+            Err(RewriteError::NotJson(_))
+        ));
+        assert!(matches!(
+            parse(br#"{"a":1,"a":2}"#),
+            Err(RewriteError::Shape { .. })
+        ));
+    }
+
+    #[test]
+    fn leading_elements_split_arrays() {
+        let (items, rest) = leading_elements(r#"[ {"a":1} , 2,3 ]"#, 2).expect("splits");
+        assert_eq!(items, vec![r#"{"a":1}"#, "2"]);
+        assert_eq!(rest, "3 ]");
+        let (items, rest) = leading_elements("[]", 3).expect("splits");
+        assert!(items.is_empty());
+        assert_eq!(rest, "]");
+        assert_eq!(splice_array(&["0".into()], rest), "[0]");
+        let (_, rest) = leading_elements("[1,2]", 0).expect("splits");
+        assert_eq!(splice_array(&["0".into()], rest), "[0,1,2]");
+    }
+
+    #[test]
+    fn paths_reach_into_nested_objects() {
+        let text = r#"{"thinking":{"type":"enabled","budget_tokens":2048}}"#;
+        let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            get_path(text, &path(&["thinking", "type"])).as_deref(),
+            Some("\"enabled\"")
+        );
+        assert_eq!(
+            get_path(text, &path(&["thinking", "budget_tokens"])).as_deref(),
+            Some("2048")
+        );
+        assert_eq!(get_path(text, &path(&["thinking", "nope"])), None);
+        assert_eq!(get_path(text, &path(&["thinking", "type", "deeper"])), None);
+    }
+
+    #[test]
+    fn strings_escape_what_json_requires() {
+        assert_eq!(json_string("a\"b\\c\nd\u{1}é"), r#""a\"b\\c\nd\u0001é""#);
+    }
+}

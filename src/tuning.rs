@@ -1,0 +1,98 @@
+//! The tuning state the request path reads: profiles, model limits and the
+//! policies for requests the sidecar cannot tune, published as one
+//! immutable snapshot.
+//!
+//! A reload (file edit, store refresh) builds a whole new [`Tuning`] and
+//! swaps it in at once, so a request sees the old state or the new one,
+//! never a mix; a request holds its snapshot for its whole life.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use std::collections::BTreeMap;
+
+use crate::config::{ConfigError, TuningSettings};
+
+pub mod reload;
+use crate::profile::{ProfileSet, ProfileSource, RawProfile, builtin};
+use crate::rewrite::ModelLimits;
+
+/// What to do with a request whose intent matches no profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownIntent {
+    /// Apply the conservative sampling parameters (the default).
+    Conservative,
+    /// Forward the body untouched.
+    PassThrough,
+}
+
+/// What to do with a body the rewriter cannot handle (not JSON, an
+/// unknown model family).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unparseable {
+    /// Forward it unchanged and count it (fail open, the default).
+    Forward,
+    /// Answer 400 with the reason (fail closed).
+    Reject,
+}
+
+/// Policies for requests outside the happy path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TuningPolicy {
+    pub unknown_intent: UnknownIntent,
+    pub unparseable: Unparseable,
+}
+
+impl Default for TuningPolicy {
+    fn default() -> Self {
+        Self {
+            unknown_intent: UnknownIntent::Conservative,
+            unparseable: Unparseable::Forward,
+        }
+    }
+}
+
+/// One consistent view of everything that tunes a request.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    pub profiles: ProfileSet,
+    pub limits: Arc<ModelLimits>,
+    pub policy: TuningPolicy,
+}
+
+impl Tuning {
+    /// The built-in profiles and model limits with default policies.
+    pub fn builtin() -> Result<Self, String> {
+        let limits = ModelLimits::builtin().map_err(|e| format!("built-in model limits: {e}"))?;
+        Ok(Self {
+            profiles: ProfileSet::builtin(),
+            limits: Arc::new(limits),
+            policy: TuningPolicy::default(),
+        })
+    }
+
+    /// Everything the configuration says about tuning, layered over the
+    /// built-in defaults and checked; every problem comes back at once.
+    pub fn from_settings(settings: &TuningSettings) -> Result<Self, Vec<ConfigError>> {
+        let builtin: BTreeMap<String, RawProfile> = builtin::profiles().into_iter().collect();
+        let layers = [
+            (ProfileSource::Builtin, &builtin),
+            (ProfileSource::File, &settings.profiles),
+        ];
+        let profiles = ProfileSet::resolve(&layers)?;
+        let limits = match &settings.model_limits_file {
+            Some(path) => ModelLimits::from_path(path),
+            None => ModelLimits::builtin(),
+        }
+        .map_err(|e| vec![ConfigError::new("tuning.model_limits_file", e.to_string())])?;
+        Ok(Self {
+            profiles,
+            limits: Arc::new(limits),
+            policy: settings.policy,
+        })
+    }
+}
+
+/// The published snapshot, swapped whole on reload.
+pub type SharedTuning = Arc<ArcSwap<Tuning>>;
