@@ -88,6 +88,7 @@ pub struct TuningSettings {
     pub policy: crate::tuning::TuningPolicy,
     pub model_limits_file: Option<PathBuf>,
     pub profiles: std::collections::BTreeMap<String, crate::profile::RawProfile>,
+    pub experiments: Vec<crate::experiment::RawExperiment>,
 }
 
 /// How the sidecar logs.

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod experiment;
 pub mod forward;
 pub mod logging;
 pub mod profile;

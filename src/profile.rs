@@ -183,3 +183,48 @@ fn conservative(by_intent: &BTreeMap<String, Arc<Profile>>) -> Profile {
         sources: BTreeMap::new(),
     }
 }
+
+impl Profile {
+    /// The profile as one raw layer, so overrides can be merged onto it.
+    pub fn to_raw(&self) -> RawProfile {
+        let v = &self.params;
+        RawProfile {
+            temperature: v.temperature,
+            top_k: v.top_k,
+            top_p: v.top_p,
+            max_tokens: v.max_tokens,
+            stop_sequences: v.stop_sequences.clone(),
+            frequency_penalty: v.frequency_penalty,
+            system_prompt_key: self.system_prompt_key.clone(),
+            prompt_mode: Some(self.prompt_mode.as_str().into()),
+            few_shot_count: Some(self.few_shot_count),
+            few_shot_strategy: Some(self.few_shot_strategy.clone()),
+            quality_score_target: self.quality_score_target,
+            app_values_win: Some(self.app_values_win),
+            version: Some(self.version.clone()),
+            updated_at: self.updated_at.clone(),
+        }
+    }
+}
+
+/// `base` with `overrides` laid over it field by field and validated;
+/// errors name `key_prefix.<field>`.
+pub fn merge_overrides(
+    base: &Profile,
+    overrides: &RawProfile,
+    key_prefix: &str,
+) -> Result<Profile, Vec<ConfigError>> {
+    let base_layer = BTreeMap::from([(base.intent.clone(), base.to_raw())]);
+    let over_layer = BTreeMap::from([(base.intent.clone(), overrides.clone())]);
+    let layers = [
+        (ProfileSource::Builtin, &base_layer),
+        (ProfileSource::Store, &over_layer),
+    ];
+    let own_prefix = format!("profiles.{}", base.intent);
+    resolve_one(&base.intent, &layers).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|e| ConfigError::new(e.key.replacen(&own_prefix, key_prefix, 1), e.message))
+            .collect()
+    })
+}

@@ -13,6 +13,7 @@ use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
 
 use crate::config::{ConfigError, TuningSettings};
+use crate::experiment::ExperimentSet;
 
 pub mod reload;
 use crate::profile::{ProfileSet, ProfileSource, RawProfile, builtin};
@@ -42,6 +43,9 @@ pub enum Unparseable {
 pub struct TuningPolicy {
     pub unknown_intent: UnknownIntent,
     pub unparseable: Unparseable,
+    /// Derive a session key from the conversation when the header is
+    /// missing, so experiments work for apps that send none.
+    pub derive_session: bool,
 }
 
 impl Default for TuningPolicy {
@@ -49,6 +53,7 @@ impl Default for TuningPolicy {
         Self {
             unknown_intent: UnknownIntent::Conservative,
             unparseable: Unparseable::Forward,
+            derive_session: true,
         }
     }
 }
@@ -59,6 +64,7 @@ pub struct Tuning {
     pub profiles: ProfileSet,
     pub limits: Arc<ModelLimits>,
     pub policy: TuningPolicy,
+    pub experiments: ExperimentSet,
 }
 
 impl Tuning {
@@ -69,6 +75,7 @@ impl Tuning {
             profiles: ProfileSet::builtin(),
             limits: Arc::new(limits),
             policy: TuningPolicy::default(),
+            experiments: ExperimentSet::default(),
         })
     }
 
@@ -86,10 +93,12 @@ impl Tuning {
             None => ModelLimits::builtin(),
         }
         .map_err(|e| vec![ConfigError::new("tuning.model_limits_file", e.to_string())])?;
+        let experiments = ExperimentSet::resolve(&settings.experiments, &profiles)?;
         Ok(Self {
             profiles,
             limits: Arc::new(limits),
             policy: settings.policy,
+            experiments,
         })
     }
 }

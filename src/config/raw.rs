@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::validate::{ConfigError, ConfigErrors};
+use crate::experiment::RawExperiment;
 use crate::profile::RawProfile;
 
 /// `sidecar.toml`, section by section. Every field is optional: a missing
@@ -24,6 +25,10 @@ pub struct RawConfig {
     /// Profiles by intent, layered over the built-in ones field by field.
     #[serde(default)]
     pub profiles: BTreeMap<String, RawProfile>,
+    /// Experiments declared for a single sidecar; the store wins where
+    /// both name one.
+    #[serde(default)]
+    pub experiments: Vec<RawExperiment>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -35,6 +40,9 @@ pub struct RawTuning {
     pub on_unparseable: Option<String>,
     /// A model-limits TOML file replacing the built-in one.
     pub model_limits_file: Option<String>,
+    /// Derive a session key from the conversation when the session header
+    /// is missing (default true).
+    pub derive_session: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -330,9 +330,11 @@ fn tuning(check: &mut Checker, raw: &RawConfig) -> TuningSettings {
         policy: TuningPolicy {
             unknown_intent,
             unparseable,
+            derive_session: t.derive_session.unwrap_or(true),
         },
         model_limits_file: t.model_limits_file.as_ref().map(PathBuf::from),
         profiles: raw.profiles.clone(),
+        experiments: raw.experiments.clone(),
     }
 }
 

@@ -10,7 +10,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
+use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder, write_message_to};
+use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
@@ -63,6 +64,9 @@ pub struct TappedBody {
     first_byte: Option<Instant>,
     bytes: u64,
     on_end: Option<OnEnd>,
+    /// Set once an exception frame replaced an upstream failure: the body
+    /// then ends cleanly.
+    closed: bool,
 }
 
 impl TappedBody {
@@ -85,6 +89,7 @@ impl TappedBody {
             first_byte: None,
             bytes: 0,
             on_end: Some(on_end),
+            closed: false,
         }
     }
 
@@ -105,6 +110,31 @@ impl TappedBody {
                 }
             }
         }
+    }
+
+    /// An upstream that breaks mid-stream would make the app's connection
+    /// abort, and the frames already handed over could be lost with it.
+    /// Between two frames, the sidecar ends the stream instead with an
+    /// exception frame the app's SDK raises as a typed, retryable error.
+    fn exception_for(&self, error: &hyper::Error) -> Option<Bytes> {
+        let Reader::EventStream { pending, .. } = &self.reader else {
+            return None;
+        };
+        if !pending.is_empty() {
+            return None;
+        }
+        let message = format!("bedrock-tuner: the upstream connection broke mid-stream: {error}");
+        let payload = serde_json::json!({ "message": message }).to_string();
+        let header = |name: &'static str, value: &'static str| {
+            Header::new(name, HeaderValue::String(value.into()))
+        };
+        let frame = Message::new(payload.into_bytes())
+            .add_header(header(":message-type", "exception"))
+            .add_header(header(":exception-type", "internalServerException"))
+            .add_header(header(":content-type", "application/json"));
+        let mut bytes = Vec::new();
+        write_message_to(&frame, &mut bytes).ok()?;
+        Some(Bytes::from(bytes))
     }
 
     fn finish(&mut self, end: BodyEnd) {
@@ -162,6 +192,9 @@ impl Body for TappedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        if self.closed {
+            return Poll::Ready(None);
+        }
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
@@ -170,7 +203,14 @@ impl Body for TappedBody {
                     self.observe(&data);
                 }
             }
-            Poll::Ready(Some(Err(_))) => self.finish(BodyEnd::UpstreamFailed),
+            Poll::Ready(Some(Err(error))) => {
+                let replacement = self.exception_for(error);
+                self.finish(BodyEnd::UpstreamFailed);
+                if let Some(frame) = replacement {
+                    self.closed = true;
+                    return Poll::Ready(Some(Ok(Frame::data(frame))));
+                }
+            }
             Poll::Ready(None) => self.finish(BodyEnd::Complete),
             Poll::Pending => {}
         }

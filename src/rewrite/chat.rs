@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::json::{json_string, leading_elements, splice_array};
+use super::json::{json_string, leading_elements};
 use super::plan::FewShot;
 use super::report::FewShotSkip;
 
@@ -54,8 +54,9 @@ impl TurnStyle {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Shots {
     Skipped(FewShotSkip),
-    /// The new message list, as JSON text.
-    Spliced(String),
+    /// The JSON texts to put in place of the first `keep_first` elements:
+    /// those elements themselves, then the example turns.
+    Front(Vec<String>),
 }
 
 /// What the first application turn must be for the examples to go first.
@@ -92,9 +93,9 @@ fn same_json(a: &str, b: &str) -> bool {
     }
 }
 
-/// Places the rendered example turns after the first `keep_first` elements
-/// of the JSON array `list` (a system message, for Jamba). Errors describe a
-/// malformed list.
+/// Decides where the rendered example turns go: after the first
+/// `keep_first` elements of the JSON array `list` (a system message, for
+/// Jamba). Errors describe a malformed list.
 pub(crate) fn inject(
     list: &str,
     turns: &[String],
@@ -115,18 +116,14 @@ pub(crate) fn inject(
     if first == FirstTurn::MustBeUser && !opens_with_user {
         return Ok(Shots::Skipped(FewShotSkip::FirstTurnNotUser));
     }
-    let (kept, tail) = leading_elements(list, keep_first)?;
-    let front: Vec<String> = kept
-        .iter()
-        .map(|s| s.to_string())
-        .chain(turns.iter().cloned())
-        .collect();
-    Ok(Shots::Spliced(splice_array(&front, tail)))
+    let kept = lead.iter().take(keep_first).map(|s| s.to_string());
+    Ok(Shots::Front(kept.chain(turns.iter().cloned()).collect()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rewrite::json::RawObject;
 
     fn shots() -> Vec<FewShot> {
         vec![FewShot {
@@ -135,13 +132,29 @@ mod tests {
         }]
     }
 
+    /// The message list after applying `inject`'s decision to it.
+    fn applied(
+        list: &str,
+        turns: &[String],
+        keep_first: usize,
+        first: FirstTurn,
+    ) -> Option<String> {
+        let body = format!("{{\"messages\":{list}}}");
+        let mut doc = RawObject::parse_body(body.as_bytes(), "t").expect("parses");
+        match inject(list, turns, keep_first, first).expect("well-formed list") {
+            Shots::Skipped(_) => None,
+            Shots::Front(front) => {
+                doc.splice("messages", keep_first, &front).expect("splices");
+                doc.get("messages").map(str::to_string)
+            }
+        }
+    }
+
     #[test]
     fn examples_go_first_and_only_once() {
         let turns = TurnStyle::StringContent.render(&shots());
         let list = r#"[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}}]}]"#;
-        let Ok(Shots::Spliced(out)) = inject(list, &turns, 0, FirstTurn::MustBeUser) else {
-            panic!("expected a splice");
-        };
+        let out = applied(list, &turns, 0, FirstTurn::MustBeUser).expect("injected");
         assert_eq!(
             out,
             r#"[{"role":"user","content":"2+2?"},{"role":"assistant","content":"4"},{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}}]}]"#
@@ -164,22 +177,22 @@ mod tests {
             inject("[]", &turns, 0, FirstTurn::MustBeUser),
             Ok(Shots::Skipped(FewShotSkip::FirstTurnNotUser))
         );
-        assert!(matches!(
-            inject("[]", &turns, 0, FirstTurn::Any),
-            Ok(Shots::Spliced(_))
-        ));
+        assert_eq!(
+            applied("[]", &turns, 0, FirstTurn::Any).as_deref(),
+            Some(
+                r#"[{"role":"user","content":[{"text":"2+2?"}]},{"role":"assistant","content":[{"text":"4"}]}]"#
+            )
+        );
     }
 
     #[test]
     fn kept_leading_elements_stay_first() {
         let turns = TurnStyle::StringContent.render(&shots());
         let list = r#"[{"role":"system","content":"S"},{"role":"user","content":"q"}]"#;
-        let Ok(Shots::Spliced(out)) = inject(list, &turns, 1, FirstTurn::MustBeUser) else {
-            panic!("expected a splice");
-        };
-        assert!(
-            out.starts_with(r#"[{"role":"system","content":"S"},{"role":"user","content":"2+2?"}"#),
-            "{out}"
+        let out = applied(list, &turns, 1, FirstTurn::MustBeUser).expect("injected");
+        assert_eq!(
+            out,
+            r#"[{"role":"system","content":"S"},{"role":"user","content":"2+2?"},{"role":"assistant","content":"4"},{"role":"user","content":"q"}]"#
         );
         assert_eq!(
             inject(&out, &turns, 1, FirstTurn::MustBeUser),

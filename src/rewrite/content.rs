@@ -4,7 +4,7 @@
 use super::chat::{FirstTurn, Shots, TurnStyle, inject, role_of};
 use super::error::RewriteError;
 use super::family::Family;
-use super::json::{RawObject, json_string, leading_elements, splice_array};
+use super::json::{RawObject, json_string, leading_elements};
 use super::plan::{Api, RewritePlan};
 use super::prompt_text::{PlainLabels, edit_prompt};
 use super::report::{FewShotReport, RewriteReport, SystemAction, SystemReport};
@@ -185,13 +185,16 @@ fn shots_field(
     }
     let turns = style.render(&plan.few_shots);
     // A missing list is an empty one; only Cohere's history may start empty.
-    let list = doc.get(key).filter(|v| v.trim() != "null").unwrap_or("[]");
-    let outcome = inject(list, &turns, keep_first, first)
-        .map_err(|e| RewriteError::shape(schema, format!("`{key}`: {e}")))?;
-    let (injected, skipped) = match outcome {
+    let is_null = doc.get(key).is_some_and(|v| v.trim() == "null");
+    let list = doc.get(key).filter(|_| !is_null).unwrap_or("[]");
+    let shape_err = |e: String| RewriteError::shape(schema, format!("`{key}`: {e}"));
+    let (injected, skipped) = match inject(list, &turns, keep_first, first).map_err(shape_err)? {
         Shots::Skipped(reason) => (0, Some(reason)),
-        Shots::Spliced(json) => {
-            doc.set(key, json);
+        Shots::Front(front) => {
+            if is_null {
+                doc.remove(key);
+            }
+            doc.splice(key, keep_first, &front).map_err(shape_err)?;
             (plan.few_shots.len(), None)
         }
     };
@@ -219,12 +222,11 @@ fn jamba(
             .first()
             .copied()
             .filter(|m| role_of(m).as_deref() == Some("system"));
+        let replaced = usize::from(app_system.is_some());
         let (replacement, action) = jamba_system(app_system, managed, plan, schema)?;
         if let Some(message) = replacement {
-            let (_, tail) =
-                leading_elements(list, usize::from(app_system.is_some())).map_err(shape_err)?;
-            let json = splice_array(&[message], tail);
-            doc.set("messages", json);
+            doc.splice("messages", replaced, &[message])
+                .map_err(shape_err)?;
         }
         report.system_prompt = Some(SystemReport {
             action,

@@ -7,6 +7,7 @@
 //! cache markers pass through unchanged and no large value is re-serialised.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
@@ -14,11 +15,57 @@ use serde_json::value::RawValue;
 
 use super::error::RewriteError;
 
-/// One key and its value's JSON text.
+/// One key and its value.
 #[derive(Debug, Clone)]
 struct Entry<'a> {
     key: Cow<'a, str>,
-    value: Cow<'a, str>,
+    value: Val<'a>,
+}
+
+/// A value's JSON text: as sent, replaced, or an array whose new elements
+/// are written in front of the application's own at output time, so that a
+/// large `messages` array is copied once, into the output, and not before.
+#[derive(Debug, Clone)]
+enum Val<'a> {
+    Text(Cow<'a, str>),
+    Spliced {
+        /// `[`, the new elements, and a comma if elements follow.
+        front: String,
+        /// The rest of the application's array, closing bracket included.
+        tail: &'a str,
+        /// The joined text, made only if someone reads the value back.
+        joined: OnceCell<String>,
+    },
+}
+
+impl Val<'_> {
+    fn text(&self) -> &str {
+        match self {
+            Val::Text(text) => text,
+            Val::Spliced {
+                front,
+                tail,
+                joined,
+            } => joined.get_or_init(|| format!("{front}{tail}")),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Val::Text(text) => text.len(),
+            Val::Spliced { front, tail, .. } => front.len() + tail.len(),
+        }
+    }
+
+    fn write(&self, out: &mut String) {
+        match self {
+            Val::Text(text) => out.push_str(text),
+            Val::Spliced { front, tail, .. } => {
+                out.push_str(front);
+                out.push_str(tail);
+            }
+        }
+    }
 }
 
 /// A JSON object as an ordered list of keys and raw value texts.
@@ -70,7 +117,7 @@ impl<'a> RawObject<'a> {
             .into_iter()
             .map(|(key, raw)| Entry {
                 key,
-                value: Cow::Borrowed(raw.get()),
+                value: Val::Text(Cow::Borrowed(raw.get())),
             })
             .collect();
         Ok(RawObject {
@@ -101,7 +148,16 @@ impl<'a> RawObject<'a> {
         self.entries
             .iter()
             .find(|e| e.key == key)
-            .map(|e| e.value.as_ref())
+            .map(|e| e.value.text())
+    }
+
+    /// The value of `key` exactly as the application sent it, borrowed from
+    /// the body; `None` if absent or already replaced.
+    fn original(&self, key: &str) -> Option<&'a str> {
+        match self.entries.iter().find(|e| e.key == key)?.value {
+            Val::Text(Cow::Borrowed(text)) => Some(text),
+            _ => None,
+        }
     }
 
     /// Whether the object has `key`.
@@ -113,27 +169,53 @@ impl<'a> RawObject<'a> {
     /// Writing the text already there is not a change, which keeps a second
     /// rewrite with the same plan from touching the body.
     pub fn set(&mut self, key: &str, json: String) {
-        match self.entries.iter_mut().find(|e| e.key == key) {
-            Some(e) if e.value == json.as_str() => {}
-            Some(e) => {
-                e.value = Cow::Owned(json);
-                self.changed = true;
-            }
-            None => {
-                self.entries.push(Entry {
-                    key: Cow::Owned(key.to_string()),
-                    value: Cow::Owned(json),
-                });
-                self.changed = true;
-            }
+        if self.get(key) != Some(json.as_str()) {
+            self.put(key, Val::Text(Cow::Owned(json)));
         }
     }
 
-    /// Removes `key`, returning its JSON text.
-    pub fn remove(&mut self, key: &str) -> Option<Cow<'a, str>> {
-        let at = self.entries.iter().position(|e| e.key == key)?;
+    fn put(&mut self, key: &str, value: Val<'a>) {
         self.changed = true;
-        Some(self.entries.remove(at).value)
+        match self.entries.iter_mut().find(|e| e.key == key) {
+            Some(e) => e.value = value,
+            None => self.entries.push(Entry {
+                key: Cow::Owned(key.to_string()),
+                value,
+            }),
+        }
+    }
+
+    /// Replaces the first `drop` elements of the array under `key` (an
+    /// empty array if absent) with the JSON texts `front`. The elements
+    /// kept are written as the application sent them.
+    pub fn splice(&mut self, key: &str, drop: usize, front: &[String]) -> Result<(), String> {
+        if let Some(list) = self.original(key) {
+            let (_, tail) = leading_elements(list, drop)?;
+            let front = splice_front(front, tail);
+            let joined = OnceCell::new();
+            self.put(
+                key,
+                Val::Spliced {
+                    front,
+                    tail,
+                    joined,
+                },
+            );
+        } else {
+            let list = self.get(key).unwrap_or("[]").to_string();
+            let (_, tail) = leading_elements(&list, drop)?;
+            let json = format!("{}{tail}", splice_front(front, tail));
+            self.set(key, json);
+        }
+        Ok(())
+    }
+
+    /// Removes `key`, if present.
+    pub fn remove(&mut self, key: &str) {
+        if let Some(at) = self.entries.iter().position(|e| e.key == key) {
+            self.changed = true;
+            self.entries.remove(at);
+        }
     }
 
     /// Whether any key was set or removed since parsing.
@@ -218,7 +300,7 @@ impl<'a> RawObject<'a> {
             }
             push_json_string(out, &e.key);
             out.push(':');
-            out.push_str(&e.value);
+            e.value.write(out);
         }
         out.push('}');
     }
@@ -277,17 +359,15 @@ pub(crate) fn leading_elements(array: &str, n: usize) -> Result<(Vec<&str>, &str
     Ok((items, rest))
 }
 
-/// A JSON array made of `front` (new JSON texts) followed by `tail`, which is
-/// what [`leading_elements`] left over from an existing array.
-pub(crate) fn splice_array(front: &[String], tail: &str) -> String {
-    let mut out =
-        String::with_capacity(tail.len() + front.iter().map(|f| f.len() + 1).sum::<usize>() + 2);
+/// The opening of a JSON array made of `front` (new JSON texts) followed
+/// by `tail`, which is what [`leading_elements`] left of an existing array.
+fn splice_front(front: &[String], tail: &str) -> String {
+    let mut out = String::with_capacity(front.iter().map(|f| f.len() + 1).sum::<usize>() + 2);
     out.push('[');
     out.push_str(&front.join(","));
     if !front.is_empty() && !tail.starts_with(']') {
         out.push(',');
     }
-    out.push_str(tail);
     out
 }
 
@@ -389,6 +469,21 @@ mod tests {
     }
 
     #[test]
+    fn spliced_arrays_write_and_read_back_whole() {
+        let body = br#"{"m": [ {"a":1}, 2 ]}"#;
+        let mut o = RawObject::parse_body(body, "t").expect("parses");
+        o.splice("m", 1, &["0".into()]).expect("splices");
+        o.splice("n", 0, &["1".into()]).expect("splices");
+        let mut out = String::new();
+        o.write(&mut out);
+        assert_eq!(out, r#"{"m":[0,2 ],"n":[1]}"#);
+        assert_eq!(o.get("m"), Some("[0,2 ]"));
+        o.splice("m", 0, &["9".into()])
+            .expect("splices a replaced value");
+        assert_eq!(o.get("m"), Some("[9,0,2 ]"));
+    }
+
+    #[test]
     fn bodies_that_are_not_objects_are_told_apart() {
         let parse = |b: &'static [u8]| RawObject::parse_body(b, "t");
         assert!(matches!(parse(b"[1]"), Err(RewriteError::NotObject)));
@@ -413,9 +508,10 @@ mod tests {
         let (items, rest) = leading_elements("[]", 3).expect("splits");
         assert!(items.is_empty());
         assert_eq!(rest, "]");
-        assert_eq!(splice_array(&["0".into()], rest), "[0]");
+        assert_eq!(splice_front(&["0".into()], rest), "[0");
         let (_, rest) = leading_elements("[1,2]", 0).expect("splits");
-        assert_eq!(splice_array(&["0".into()], rest), "[0,1,2]");
+        assert_eq!(splice_front(&["0".into()], rest), "[0,");
+        assert_eq!(splice_front(&[], rest), "[");
     }
 
     #[test]

@@ -236,10 +236,8 @@ impl ModelLimits {
     /// The limits for a model, given its family and base model id (see
     /// [`super::base_model_id`]), as seen through `api`.
     pub(crate) fn rules(&self, family: Option<Family>, base_id: &str, api: Api) -> Rules<'_> {
-        let fam = family
-            .and_then(|f| self.families.get(&f))
-            .cloned()
-            .unwrap_or_default();
+        let none = FamilyEntry::default();
+        let fam = family.and_then(|f| self.families.get(&f)).unwrap_or(&none);
         let mut rules = Rules {
             temperature: fam.temperature,
             top_p: fam.top_p,
