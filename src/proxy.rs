@@ -34,6 +34,7 @@ mod respond;
 pub mod route;
 mod target;
 pub mod tune;
+pub mod variant;
 
 use body::BodyBudget;
 use context::{NO_INTENT, NO_VARIANT, RequestContext};
@@ -110,7 +111,7 @@ impl Proxy {
             intent: self.intent_label(inbound.intent.as_deref()),
             variant: NO_VARIANT.into(),
         };
-        RequestContext::new(route, inbound, labels)
+        RequestContext::new(request.uri().path(), route, inbound, labels)
     }
 
     async fn forward(
@@ -131,7 +132,7 @@ impl Proxy {
         let tuning = self.tuning.load();
         let body = tune::tune(ctx, &tuning, &self.recorder.metrics, body)?;
         headers::prepare_upstream(&mut parts.headers, &self.tuner_headers, &target.host());
-        let mut upstream = target.request(&parts, body)?;
+        let mut upstream = target.request(&parts, ctx.tuned.path.as_deref(), body)?;
         let credentials = self.credentials.get().await?;
         sign_request(&mut upstream, &credentials, &target.region)?;
         ctx.times.sent_upstream = Some(Instant::now());

@@ -26,16 +26,14 @@ pub(super) fn all(
                 format!("`{}` is used twice", r.id),
             ));
         }
+        if r.status == "running" && !running.insert(r.intent.clone()) {
+            errors.push(ConfigError::new(
+                format!("{key}.status"),
+                format!("a second running experiment on intent `{}`", r.intent),
+            ));
+        }
         match one(&key, r, profiles) {
-            Ok(e) => {
-                if e.status == Status::Running && !running.insert(e.intent.clone()) {
-                    errors.push(ConfigError::new(
-                        format!("{key}.status"),
-                        format!("a second running experiment on intent `{}`", e.intent),
-                    ));
-                }
-                valid.push(e);
-            }
+            Ok(e) => valid.push(e),
             Err(mut e) => errors.append(&mut e),
         }
     }
@@ -150,7 +148,7 @@ fn check_variants(r: &RawExperiment, fail: &mut impl FnMut(&str, String)) {
     }
     let total: f64 = r.variants.iter().map(|v| v.weight).sum();
     if (total - 1.0).abs() > WEIGHT_TOLERANCE {
-        fail("variants", format!("weights sum to {total}, not 1"));
+        fail("variants", format!("weights sum to {}, not 1", total + 0.0));
     }
 }
 

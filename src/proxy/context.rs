@@ -20,6 +20,8 @@ pub struct RequestContext {
     /// Returned to the app as `x-tuner-request-id`, and the key for
     /// feedback about this answer.
     pub id: String,
+    /// The path exactly as the app sent it (no query).
+    pub raw_path: String,
     pub route: Route,
     pub inbound: InboundFacts,
     pub labels: Labels,
@@ -63,9 +65,10 @@ impl Timeline {
 }
 
 impl RequestContext {
-    pub fn new(route: Route, inbound: InboundFacts, labels: Labels) -> Self {
+    pub fn new(raw_path: &str, route: Route, inbound: InboundFacts, labels: Labels) -> Self {
         Self {
             id: next_request_id(),
+            raw_path: raw_path.to_string(),
             route,
             inbound,
             labels,

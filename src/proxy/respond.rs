@@ -57,6 +57,11 @@ pub fn add_tuner_headers(headers: &mut HeaderMap, ctx: &RequestContext) {
         "x-tuner-profile",
         ctx.tuned.profile.as_deref().unwrap_or("none"),
     );
+    if let Some(tag) = &ctx.tuned.experiment {
+        set("x-tuner-experiment", &tag.experiment);
+        set("x-tuner-variant", &tag.variant);
+        set("x-tuner-assignment", tag.reason.as_str());
+    }
 }
 
 fn is_event_stream(headers: &HeaderMap) -> bool {

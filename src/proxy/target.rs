@@ -82,17 +82,23 @@ impl Target {
     pub fn request(
         &self,
         parts: &http::request::Parts,
+        path_override: Option<&str>,
         body: Bytes,
     ) -> Result<http::Request<Bytes>, ProxyError> {
-        let path = parts
+        let original = parts
             .uri
             .path_and_query()
             .map(|p| p.as_str())
             .unwrap_or("/");
+        let path = match (path_override, parts.uri.query()) {
+            (Some(path), Some(query)) => format!("{path}?{query}"),
+            (Some(path), None) => path.to_string(),
+            (None, _) => original.to_string(),
+        };
         let uri = http::Uri::builder()
             .scheme(self.scheme.clone())
             .authority(self.authority.clone())
-            .path_and_query(path)
+            .path_and_query(path.as_str())
             .build()
             .map_err(|e| ProxyError::Internal(e.to_string()))?;
         let mut request = http::Request::new(body);

@@ -8,6 +8,7 @@
 use bytes::Bytes;
 
 use super::context::RequestContext;
+use super::variant::{self, ExperimentTag};
 use crate::error::ProxyError;
 use crate::profile::{Profile, UNKNOWN_INTENT};
 use crate::proxy::route::Operation;
@@ -42,6 +43,9 @@ pub struct TuneOutcome {
     /// `intent@version` of the profile applied, for `x-tuner-profile`.
     pub profile: Option<String>,
     pub report: Option<RewriteReport>,
+    pub experiment: Option<ExperimentTag>,
+    /// The raw path to send instead of the app's (a variant's model).
+    pub path: Option<String>,
 }
 
 /// Returns the body to send upstream for this request.
@@ -73,6 +77,15 @@ pub fn tune(
             .inc();
         return Ok(body);
     };
+    let placed = variant::place(ctx, tuning, metrics, profile, &body);
+    let profile = placed.profile;
+    let model = match placed.model {
+        Some(swapped) => {
+            ctx.tuned.path = swapped_path(ctx, swapped);
+            swapped.to_string()
+        }
+        None => model,
+    };
     match apply(profile, &model, api, &body, tuning) {
         Ok(rewritten) => {
             record_report(metrics, &rewritten.report);
@@ -82,6 +95,12 @@ pub fn tune(
         }
         Err(error) => unrewritable(tuning, metrics, error, body),
     }
+}
+
+/// The path for a variant's model, when the app's path has a model span.
+fn swapped_path(ctx: &RequestContext, model: &str) -> Option<String> {
+    let span = ctx.route.model_span.clone()?;
+    Some(variant::swap_model(&ctx.raw_path, span, model))
 }
 
 /// Rewrites `body` with `profile` for `model`.

@@ -61,6 +61,7 @@ pub struct Metrics {
     pub rewrites: IntCounterVec,
     pub rewrite_params: IntCounterVec,
     pub config_reloads: IntCounterVec,
+    pub assignments: IntCounterVec,
     pub models: LabelCap,
     pub intents: LabelCap,
 }
@@ -177,6 +178,12 @@ impl Metrics {
                 "config_reloads_total",
                 "Configuration reloads by outcome; a rejected one leaves the last good state serving.",
                 &["outcome"],
+            )?,
+            assignments: counter(
+                &registry,
+                "experiment_assignments_total",
+                "Requests placed in an experiment, by variant, reason and where the session key came from.",
+                &["experiment", "variant", "reason", "session_source"],
             )?,
             models: LabelCap::new(64),
             intents: LabelCap::new(32),

@@ -169,6 +169,15 @@ impl Sidecar {
         Self::start_with_env(upstream, extra, &env)
     }
 
+    /// Starts the sidecar with `config` written to a temporary file.
+    pub fn start_with_config(upstream: &str, config: &str) -> (Self, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("sidecar.toml");
+        std::fs::write(&path, config).unwrap_or_else(|e| panic!("{e}"));
+        let arg = path.display().to_string();
+        (Self::start(upstream, &["--config", &arg]), dir)
+    }
+
     pub fn start_with_env(upstream: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let (port, admin_port) = (free_port(), free_port());
         let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-tuner"));
@@ -235,6 +244,56 @@ impl Sidecar {
             .filter(|l| must_contain.iter().all(|c| l.contains(c)))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
+    }
+}
+
+/// A response read by [`request`].
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request with extra headers over a fresh connection.
+pub fn request(port: u16, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(head.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let (status, body) = parse_response(&raw);
+    let text = String::from_utf8_lossy(&raw);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body,
     }
 }
 
