@@ -28,6 +28,10 @@ pub enum Command {
     Profiles(profiles::ProfilesArgs),
     /// Show how a request body would be rewritten, without sending it.
     Rewrite(rewrite::RewriteArgs),
+    /// Analyse an experiment from a JSON file of sufficient statistics.
+    Analyze(analyze::AnalyzeArgs),
+    /// Sessions needed per variant before launch.
+    SampleSize(sample_size::SampleSizeArgs),
 }
 
 /// A command that could not do what was asked, with a message for the
@@ -56,11 +60,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CommandError> {
         Command::CheckConfig(args) => check_config::run(args, out),
         Command::Profiles(args) => profiles::run(args, out),
         Command::Rewrite(args) => rewrite::run(args, out),
+        Command::Analyze(args) => analyze::run(args, out),
+        Command::SampleSize(args) => sample_size::run(args, out),
     }
     .and_then(|()| out.flush().map_err(|e| CommandError::new(e.to_string())))
 }
 
+pub mod analyze;
 pub mod check_config;
 pub mod profiles;
 pub mod rewrite;
+pub mod sample_size;
 pub mod serve;

@@ -10,17 +10,21 @@
 //! command line.
 
 pub mod admin;
+pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod experiment;
+pub mod fewshot;
 pub mod forward;
 pub mod logging;
 pub mod profile;
+pub mod prompts;
 pub mod proxy;
 pub mod record;
 pub mod rewrite;
 pub mod server;
 pub mod sidecar;
 pub mod sign;
+pub mod stats;
 pub mod tuning;

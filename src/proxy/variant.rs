@@ -134,21 +134,26 @@ pub fn swap_model(raw_path: &str, span: std::ops::Range<usize>, model: &str) -> 
 mod tests {
     use super::*;
 
+    fn swapped(path: &str, model: &str) -> String {
+        let route = crate::proxy::route::route(&http::Method::POST, path);
+        swap_model(path, route.model_span.unwrap_or_default(), model)
+    }
+
     #[test]
     fn a_swapped_model_is_encoded_like_the_apps() {
         let escaped = "/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke";
         assert_eq!(
-            swap_model(escaped, 7..46, "anthropic.claude-3-5-sonnet-20240620-v1:0"),
+            swapped(escaped, "anthropic.claude-3-5-sonnet-20240620-v1:0"),
             "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/invoke"
         );
         let bare = "/model/anthropic.claude-3-haiku-20240307-v1:0/converse";
         assert_eq!(
-            swap_model(bare, 7..44, "us.anthropic.claude-3-5-sonnet-20240620-v1:0"),
+            swapped(bare, "us.anthropic.claude-3-5-sonnet-20240620-v1:0"),
             "/model/us.anthropic.claude-3-5-sonnet-20240620-v1:0/converse"
         );
         let arn = "arn:aws:bedrock:us-east-1:1:inference-profile/us.x:0";
         assert_eq!(
-            swap_model(bare, 7..44, arn),
+            swapped(bare, arn),
             "/model/arn:aws:bedrock:us-east-1:1:inference-profile%2Fus.x:0/converse"
         );
     }
