@@ -12,7 +12,11 @@ fn split(weights: &[f64], coverage: f64) -> (Vec<f64>, usize) {
     let mut counts = vec![0.0; weights.len()];
     let mut covered = 0;
     for i in 0..SESSIONS {
-        let placed = place(position("split-check", &format!("user-{i}")), weights, coverage);
+        let placed = place(
+            position("split-check", &format!("user-{i}")),
+            weights,
+            coverage,
+        );
         if placed.covered {
             counts[placed.variant] += 1.0;
             covered += 1;
@@ -68,8 +72,14 @@ fn sessions_only_enter_as_coverage_rises_through_the_rollout() {
         let p = position("rollout", &format!("s-{i}"));
         let placements: Vec<_> = stages.iter().map(|c| place(p, &weights, *c)).collect();
         for pair in placements.windows(2) {
-            assert_eq!(pair[0].variant, pair[1].variant, "session s-{i} switched variant");
-            assert!(!pair[0].covered || pair[1].covered, "session s-{i} left the experiment");
+            assert_eq!(
+                pair[0].variant, pair[1].variant,
+                "session s-{i} switched variant"
+            );
+            assert!(
+                !pair[0].covered || pair[1].covered,
+                "session s-{i} left the experiment"
+            );
         }
     }
 }
