@@ -89,6 +89,10 @@ pub struct TuningSettings {
     pub model_limits_file: Option<PathBuf>,
     pub profiles: std::collections::BTreeMap<String, crate::profile::RawProfile>,
     pub experiments: Vec<crate::experiment::RawExperiment>,
+    pub prompts: std::collections::BTreeMap<String, String>,
+    pub few_shots: Vec<crate::fewshot::FewShotEntry>,
+    pub intent_rules: Vec<crate::classify::RuleEntry>,
+    pub classifier: raw::RawClassifier,
 }
 
 /// How the sidecar logs.

@@ -10,6 +10,7 @@
 //! command line.
 
 pub mod admin;
+pub mod bedrock_client;
 pub mod classify;
 pub mod cli;
 pub mod config;

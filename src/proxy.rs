@@ -30,9 +30,10 @@ use crate::tuning::SharedTuning;
 pub mod body;
 pub mod context;
 pub mod headers;
+pub mod intent;
 mod respond;
 pub mod route;
-mod target;
+pub mod target;
 pub mod tune;
 pub mod variant;
 
@@ -129,8 +130,9 @@ impl Proxy {
         let (body, budget_hold) =
             body::read(body, declared, self.max_body_bytes, &self.budget).await?;
         ctx.times.body_read = Some(Instant::now());
-        let tuning = self.tuning.load();
-        let body = tune::tune(ctx, &tuning, &self.recorder.metrics, body)?;
+        // A full Arc, not a guard: the snapshot is held across awaits.
+        let tuning = self.tuning.load_full();
+        let body = tune::tune(ctx, &tuning, &self.recorder.metrics, body).await?;
         headers::prepare_upstream(&mut parts.headers, &self.tuner_headers, &target.host());
         let mut upstream = target.request(&parts, ctx.tuned.path.as_deref(), body)?;
         let credentials = self.credentials.get().await?;

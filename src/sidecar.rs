@@ -11,6 +11,8 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use tokio::sync::watch;
 
 use crate::admin::Admin;
+use crate::bedrock_client::BedrockClient;
+use crate::classify::ModelCall;
 use crate::config::Settings;
 use crate::forward::Forwarder;
 use crate::proxy::Proxy;
@@ -43,15 +45,26 @@ pub struct Bound {
 pub async fn run(settings: Settings, reload: Option<Reload>) -> Result<(), String> {
     let credentials = load_credentials().await;
     let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
-    let tuning = Tuning::from_settings(&settings.tuning).map_err(|errors| {
+    let forwarder = Forwarder::new(settings.connect_timeout, settings.ca_file.as_deref())?;
+    let own_calls = BedrockClient {
+        forwarder: forwarder.clone(),
+        credentials: Arc::clone(&credentials),
+        upstream: settings.upstream.value.clone(),
+    };
+    let model_call = classifier_call(&settings, &own_calls);
+    let tuning = Tuning::from_settings(&settings.tuning, model_call.clone()).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         format!("invalid configuration:\n{}", lines.join("\n"))
     })?;
     let tuning: SharedTuning = Arc::new(ArcSwap::from_pointee(tuning));
     if let Some(Reload { path, overrides }) = reload {
-        reload::spawn(path, overrides, Arc::clone(&tuning), Arc::clone(&metrics));
+        let watched = reload::Watched {
+            path,
+            overrides,
+            model_call,
+        };
+        reload::spawn(watched, Arc::clone(&tuning), Arc::clone(&metrics));
     }
-    let forwarder = Forwarder::new(settings.connect_timeout, settings.ca_file.as_deref())?;
     let proxy = Arc::new(Proxy::new(
         &settings,
         forwarder,
@@ -81,6 +94,13 @@ pub async fn run(settings: Settings, reload: Option<Reload>) -> Result<(), Strin
     let _ = admin_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The classifier's model, reached through the sidecar's own client. The
+/// model id is read at each call so a reload that changes it applies.
+fn classifier_call(settings: &Settings, client: &BedrockClient) -> Option<ModelCall> {
+    let model = settings.tuning.classifier.model_id.clone()?;
+    Some(client.clone().model_call(model))
 }
 
 async fn serve<H: Handler>(

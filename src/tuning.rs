@@ -12,9 +12,13 @@ use arc_swap::ArcSwap;
 
 use std::collections::BTreeMap;
 
+use crate::classify::{Classifier, ModelCall};
 use crate::config::{ConfigError, TuningSettings};
 use crate::experiment::ExperimentSet;
+use crate::fewshot::FewShotLibrary;
+use crate::prompts::PromptLibrary;
 
+mod libraries;
 pub mod reload;
 use crate::profile::{ProfileSet, ProfileSource, RawProfile, builtin};
 use crate::rewrite::ModelLimits;
@@ -59,29 +63,47 @@ impl Default for TuningPolicy {
 }
 
 /// One consistent view of everything that tunes a request.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Tuning {
     pub profiles: ProfileSet,
     pub limits: Arc<ModelLimits>,
     pub policy: TuningPolicy,
     pub experiments: ExperimentSet,
+    pub prompts: Arc<PromptLibrary>,
+    pub few_shots: Arc<FewShotLibrary>,
+    /// `None` when classification is off.
+    pub classifier: Option<Arc<Classifier>>,
+}
+
+impl std::fmt::Debug for Tuning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tuning")
+            .field("profiles", &self.profiles)
+            .field("policy", &self.policy)
+            .field("experiments", &self.experiments)
+            .field("classifier", &self.classifier.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Tuning {
-    /// The built-in profiles and model limits with default policies.
+    /// The built-in profiles, libraries and model limits with default
+    /// policies.
     pub fn builtin() -> Result<Self, String> {
-        let limits = ModelLimits::builtin().map_err(|e| format!("built-in model limits: {e}"))?;
-        Ok(Self {
-            profiles: ProfileSet::builtin(),
-            limits: Arc::new(limits),
-            policy: TuningPolicy::default(),
-            experiments: ExperimentSet::default(),
+        Self::from_settings(&TuningSettings::default(), None).map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            lines.join("; ")
         })
     }
 
     /// Everything the configuration says about tuning, layered over the
     /// built-in defaults and checked; every problem comes back at once.
-    pub fn from_settings(settings: &TuningSettings) -> Result<Self, Vec<ConfigError>> {
+    /// `model_call` reaches the classification model when the classifier
+    /// runs in `model` mode.
+    pub fn from_settings(
+        settings: &TuningSettings,
+        model_call: Option<ModelCall>,
+    ) -> Result<Self, Vec<ConfigError>> {
         let builtin: BTreeMap<String, RawProfile> = builtin::profiles().into_iter().collect();
         let layers = [
             (ProfileSource::Builtin, &builtin),
@@ -93,12 +115,17 @@ impl Tuning {
             None => ModelLimits::builtin(),
         }
         .map_err(|e| vec![ConfigError::new("tuning.model_limits_file", e.to_string())])?;
+        let (prompts, few_shots) = libraries::load(settings, &profiles)?;
+        let classifier = libraries::classifier(settings, model_call)?;
         let experiments = ExperimentSet::resolve(&settings.experiments, &profiles)?;
         Ok(Self {
             profiles,
             limits: Arc::new(limits),
             policy: settings.policy,
             experiments,
+            prompts: Arc::new(prompts),
+            few_shots: Arc::new(few_shots),
+            classifier: classifier.map(Arc::new),
         })
     }
 }

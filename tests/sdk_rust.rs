@@ -107,21 +107,35 @@ async fn invoke_model_with_plain_ids_and_profile_arns() {
             "{answer}"
         );
         let record = assert_resigned(&mock, &format!("/model/{}/invoke", escaped(model)));
-        // The order_status profile, written the way Claude expects it, over
-        // everything the app sent.
-        let mut expected: Value =
-            serde_json::from_slice(&claude_body().into_inner()).unwrap_or_else(|e| panic!("{e}"));
-        expected["temperature"] = serde_json::json!(0.15);
-        expected["top_k"] = serde_json::json!(40);
-        expected["top_p"] = serde_json::json!(0.7);
-        expected["max_tokens"] = serde_json::json!(256);
-        expected["stop_sequences"] = serde_json::json!(["\n\nUser:", "\n\nHuman:"]);
+        // The order_status profile, written the way Claude expects it:
+        // parameters, the managed prompt, two examples before the app's turn.
         let body = base64_decode(record["body_b64"].as_str().unwrap_or_default());
-        let received: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"));
+        let sent: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sent["temperature"], 0.15, "{sent}");
+        assert_eq!(sent["top_k"], 40);
+        assert_eq!(sent["top_p"], 0.7);
+        assert_eq!(sent["max_tokens"], 256);
         assert_eq!(
-            received, expected,
-            "the profile did not reach the upstream as written"
+            sent["stop_sequences"],
+            serde_json::json!(["\n\nUser:", "\n\nHuman:"])
         );
+        let system = sent["system"].as_str().unwrap_or_default();
+        assert!(
+            system.starts_with("You are MangaAssist, a precise order-tracking"),
+            "{system}"
+        );
+        let messages = sent["messages"].as_array().cloned().unwrap_or_default();
+        assert_eq!(
+            messages.len(),
+            5,
+            "two example pairs and the app's turn: {sent}"
+        );
+        assert_eq!(
+            messages[4],
+            serde_json::json!({"role": "user", "content": "Where is order 123?"})
+        );
+        assert_eq!(messages[0]["role"], "user");
+        assert_eq!(messages[1]["role"], "assistant");
     }
     let counted = sidecar.metric(
         "bedrock_tuner_requests_total{",
@@ -218,11 +232,17 @@ async fn converse_stream_arrives_event_by_event() {
         assert!(saw_metadata, "no metadata event reached the SDK");
         assert_resigned(&mock, &format!("/model/{}/converse-stream", escaped(model)));
     }
+    // No intent header: "hello" is classified by the rules as chitchat.
     let input = sidecar.metric(
         "bedrock_tuner_tokens_total{",
-        &["direction=\"input\"", "intent=\"unknown\""],
+        &["direction=\"input\"", "intent=\"chitchat\""],
     );
     assert!(input > 0.0, "stream tokens were not decoded on the side");
+    let classified = sidecar.metric(
+        "bedrock_tuner_intent_resolutions_total{",
+        &["intent=\"chitchat\"", "source=\"rules\""],
+    );
+    assert_eq!(classified, 2.0);
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {

@@ -65,7 +65,7 @@ pub fn load(config: Option<&PathBuf>) -> Result<Tuning, CommandError> {
     };
     let settings = Settings::load(config.map(PathBuf::as_path), &overrides)
         .map_err(|e| CommandError::new(format!("invalid configuration:\n{e}")))?;
-    Tuning::from_settings(&settings.tuning).map_err(|errors| {
+    Tuning::from_settings(&settings.tuning, None).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         CommandError::new(format!("invalid profiles:\n{}", lines.join("\n")))
     })

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use super::CommandError;
 use super::profiles::load;
 use crate::profile::UNKNOWN_INTENT;
-use crate::proxy::tune::{apply, resolve_intent};
+use crate::proxy::intent::resolve_named;
+use crate::proxy::tune::plan_for;
 use crate::rewrite::Api;
 
 #[derive(Debug, clap::Args)]
@@ -44,7 +45,7 @@ pub fn run(args: RewriteArgs, out: &mut dyn Write) -> Result<(), CommandError> {
         other => return Err(CommandError::new(format!("unknown operation `{other}`"))),
     };
     let io = |e: std::io::Error| CommandError::new(e.to_string());
-    let (source, profile) = resolve_intent(args.intent.as_deref(), &tuning);
+    let (source, profile) = resolve_named(args.intent.as_deref(), &tuning);
     let intent = profile.map_or(UNKNOWN_INTENT, |p| p.intent.as_str());
     writeln!(out, "intent   {intent} (from {})", source.label()).map_err(io)?;
     let Some(profile) = profile else {
@@ -56,7 +57,8 @@ pub fn run(args: RewriteArgs, out: &mut dyn Write) -> Result<(), CommandError> {
         return Ok(());
     };
     writeln!(out, "profile  {}@{}", profile.intent, profile.version).map_err(io)?;
-    match apply(profile, &args.model, api, &body, &tuning) {
+    let plan = plan_for(profile, &tuning, args.session.as_deref().unwrap_or(""));
+    match crate::rewrite::rewrite(&args.model, api, &body, &plan, &tuning.limits) {
         Ok(rewritten) => {
             write!(out, "{}", rewritten.report).map_err(io)?;
             writeln!(out, "--- body that would be sent").map_err(io)?;

@@ -6,7 +6,9 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::validate::{ConfigError, ConfigErrors};
+use crate::classify::RuleEntry;
 use crate::experiment::RawExperiment;
+use crate::fewshot::FewShotEntry;
 use crate::profile::RawProfile;
 
 /// `sidecar.toml`, section by section. Every field is optional: a missing
@@ -29,6 +31,36 @@ pub struct RawConfig {
     /// both name one.
     #[serde(default)]
     pub experiments: Vec<RawExperiment>,
+    /// Managed system prompts by key, over the built-in library.
+    #[serde(default)]
+    pub prompts: BTreeMap<String, String>,
+    /// Few-shot examples added to the built-in library.
+    #[serde(default)]
+    pub few_shots: Vec<FewShotEntry>,
+    /// Intent rules over the built-in ones (same name replaces).
+    #[serde(default)]
+    pub intent_rules: Vec<RuleEntry>,
+    #[serde(default)]
+    pub classifier: RawClassifier,
+}
+
+/// How a request without an intent header is classified.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClassifier {
+    /// `rules` (default), `model` (a small Bedrock model, rules as the
+    /// fallback) or `off`.
+    pub mode: Option<String>,
+    /// Minimum rule score for an intent to be chosen.
+    pub threshold: Option<f64>,
+    /// The model asked in `model` mode.
+    pub model_id: Option<String>,
+    /// Latency budget of the model call, after which the rules decide.
+    pub timeout_ms: Option<u64>,
+    pub cache_capacity: Option<usize>,
+    pub cache_ttl_secs: Option<u64>,
+    /// Rule scores at or above this skip the model call.
+    pub rules_confident_score: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

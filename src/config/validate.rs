@@ -335,6 +335,10 @@ fn tuning(check: &mut Checker, raw: &RawConfig) -> TuningSettings {
         model_limits_file: t.model_limits_file.as_ref().map(PathBuf::from),
         profiles: raw.profiles.clone(),
         experiments: raw.experiments.clone(),
+        prompts: raw.prompts.clone(),
+        few_shots: raw.few_shots.clone(),
+        intent_rules: raw.intent_rules.clone(),
+        classifier: raw.classifier.clone(),
     }
 }
 

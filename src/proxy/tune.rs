@@ -1,5 +1,6 @@
 //! The stage where a request body is tuned for its intent: the resolved
-//! profile's parameters written the way the target model family expects.
+//! profile (or experiment variant) written the way the target model family
+//! expects, with its managed system prompt and few-shot examples.
 //!
 //! The stage never fails a request on its own account: a body it cannot
 //! rewrite is forwarded unchanged and counted, unless the operator chose
@@ -8,34 +9,16 @@
 use bytes::Bytes;
 
 use super::context::RequestContext;
+use super::intent::{self, BodyView};
 use super::variant::{self, ExperimentTag};
 use crate::error::ProxyError;
+use crate::experiment::session::{self, SessionSource};
+use crate::fewshot::Strategy;
 use crate::profile::{Profile, UNKNOWN_INTENT};
 use crate::proxy::route::Operation;
 use crate::record::Metrics;
-use crate::rewrite::{self, Api, RewriteError, RewritePlan, RewriteReport};
-use crate::tuning::{Tuning, UnknownIntent, Unparseable};
-
-/// How a request's intent was decided, for metrics and headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IntentSource {
-    /// The app named a known intent in the intent header.
-    Header,
-    /// The app named an intent no profile exists for.
-    UnknownHeader,
-    /// No intent header, and none could be classified.
-    Unclassified,
-}
-
-impl IntentSource {
-    pub fn label(self) -> &'static str {
-        match self {
-            IntentSource::Header => "header",
-            IntentSource::UnknownHeader => "unknown_header",
-            IntentSource::Unclassified => "unclassified",
-        }
-    }
-}
+use crate::rewrite::{self, Api, FewShot, RewriteError, RewritePlan, RewriteReport};
+use crate::tuning::{Tuning, Unparseable};
 
 /// What the tune stage decided, kept in the request context.
 #[derive(Debug, Clone, Default)]
@@ -49,26 +32,23 @@ pub struct TuneOutcome {
 }
 
 /// Returns the body to send upstream for this request.
-pub fn tune(
+pub async fn tune(
     ctx: &mut RequestContext,
     tuning: &Tuning,
     metrics: &Metrics,
     body: Bytes,
 ) -> Result<Bytes, ProxyError> {
-    let Some(api) = api_of(ctx.route.operation) else {
+    let (Some(api), Some(model)) = (api_of(ctx.route.operation), ctx.route.model_id.clone()) else {
         return Ok(body);
     };
-    let Some(model) = ctx.route.model_id.clone() else {
-        return Ok(body);
-    };
-    let (source, profile) = resolve_intent(ctx.inbound.intent.as_deref(), tuning);
+    let view = BodyView::new(&body);
+    let (source, profile) = intent::resolve(ctx.inbound.intent.as_deref(), &view, tuning).await;
     ctx.labels.intent = profile
         .map_or(UNKNOWN_INTENT, |p| p.intent.as_str())
         .to_string();
-    let intent = ctx.labels.intent.clone();
     metrics
         .intent_resolutions
-        .with_label_values(&[&intent, source.label()])
+        .with_label_values(&[&ctx.labels.intent, source.label()])
         .inc();
     let Some(profile) = profile else {
         metrics
@@ -77,8 +57,14 @@ pub fn tune(
             .inc();
         return Ok(body);
     };
-    let placed = variant::place(ctx, tuning, metrics, profile, &body);
-    let profile = placed.profile;
+    let (session, session_source) = session_key(ctx, tuning, &view);
+    let placed = variant::place(
+        ctx,
+        tuning,
+        metrics,
+        profile,
+        (session.clone(), session_source),
+    );
     let model = match placed.model {
         Some(swapped) => {
             ctx.tuned.path = swapped_path(ctx, swapped);
@@ -86,32 +72,21 @@ pub fn tune(
         }
         None => model,
     };
-    match apply(profile, &model, api, &body, tuning) {
+    let plan = plan_for(
+        placed.profile,
+        tuning,
+        session.as_deref().unwrap_or(&ctx.id),
+    );
+    match rewrite::rewrite(&model, api, &body, &plan, &tuning.limits) {
         Ok(rewritten) => {
             record_report(metrics, &rewritten.report);
-            ctx.tuned.profile = Some(format!("{}@{}", profile.intent, profile.version));
+            let p = placed.profile;
+            ctx.tuned.profile = Some(format!("{}@{}", p.intent, p.version));
             ctx.tuned.report = Some(rewritten.report);
             Ok(Bytes::from(rewritten.body))
         }
         Err(error) => unrewritable(tuning, metrics, error, body),
     }
-}
-
-/// The path for a variant's model, when the app's path has a model span.
-fn swapped_path(ctx: &RequestContext, model: &str) -> Option<String> {
-    let span = ctx.route.model_span.clone()?;
-    Some(variant::swap_model(&ctx.raw_path, span, model))
-}
-
-/// Rewrites `body` with `profile` for `model`.
-pub fn apply(
-    profile: &Profile,
-    model: &str,
-    api: Api,
-    body: &[u8],
-    tuning: &Tuning,
-) -> Result<rewrite::Rewritten, RewriteError> {
-    rewrite::rewrite(model, api, body, &plan_for(profile), &tuning.limits)
 }
 
 /// The body shape an operation carries, if it is one the sidecar tunes.
@@ -123,33 +98,60 @@ pub fn api_of(operation: Operation) -> Option<Api> {
     }
 }
 
-/// The intent header wins when it names a known profile; an unknown or
-/// missing intent gets the conservative profile, or none at all when the
-/// operator chose to pass such requests through.
-pub fn resolve_intent<'t>(
-    intent: Option<&str>,
-    tuning: &'t Tuning,
-) -> (IntentSource, Option<&'t Profile>) {
-    let (source, known) = match intent {
-        Some(name) => match tuning.profiles.get(name) {
-            Some(profile) => return (IntentSource::Header, Some(profile)),
-            None => (IntentSource::UnknownHeader, None::<&Profile>),
-        },
-        None => (IntentSource::Unclassified, None),
-    };
-    let fallback = match tuning.policy.unknown_intent {
-        UnknownIntent::Conservative => Some(tuning.profiles.conservative().as_ref()),
-        UnknownIntent::PassThrough => known,
-    };
-    (source, fallback)
+/// The session header, or a key derived from the conversation.
+fn session_key(
+    ctx: &RequestContext,
+    tuning: &Tuning,
+    body: &BodyView<'_>,
+) -> (Option<String>, SessionSource) {
+    if let Some(session) = &ctx.inbound.session {
+        return (Some(session.clone()), SessionSource::Header);
+    }
+    match tuning
+        .policy
+        .derive_session
+        .then(|| body.json().and_then(session::derive))
+        .flatten()
+    {
+        Some(key) => (Some(key), SessionSource::Derived),
+        None => (None, SessionSource::None),
+    }
 }
 
-fn plan_for(profile: &Profile) -> RewritePlan {
+/// The path for a variant's model, when the app's path has a model span.
+fn swapped_path(ctx: &RequestContext, model: &str) -> Option<String> {
+    let span = ctx.route.model_span.clone()?;
+    Some(variant::swap_model(&ctx.raw_path, span, model))
+}
+
+/// The rewrite a profile asks for: its parameters, its managed prompt and
+/// examples picked for this session (so a conversation keeps its examples).
+pub fn plan_for(profile: &Profile, tuning: &Tuning, session: &str) -> RewritePlan {
+    let system_prompt = profile
+        .system_prompt_key
+        .as_deref()
+        .and_then(|k| tuning.prompts.get(k));
+    let strategy = serde_json::from_value::<Strategy>(profile.few_shot_strategy.clone().into())
+        .unwrap_or_default();
+    let few_shots = tuning
+        .few_shots
+        .select(
+            &profile.intent,
+            strategy,
+            profile.few_shot_count as usize,
+            session,
+        )
+        .into_iter()
+        .map(|e| FewShot {
+            user: e.user,
+            assistant: e.assistant,
+        })
+        .collect();
     RewritePlan {
         params: profile.params.clone(),
-        system_prompt: None,
+        system_prompt: system_prompt.map(str::to_string),
         prompt_mode: profile.prompt_mode,
-        few_shots: Vec::new(),
+        few_shots,
         app_values_win: profile.app_values_win,
     }
 }
@@ -169,10 +171,8 @@ fn record_report(metrics: &Metrics, report: &RewriteReport) {
             .inc();
     }
     for clamp in &report.clamped {
-        metrics
-            .rewrite_params
-            .with_label_values(&[clamp.param.as_str(), "clamped", clamp.reason.as_str()])
-            .inc();
+        let labels = [clamp.param.as_str(), "clamped", clamp.reason.as_str()];
+        metrics.rewrite_params.with_label_values(&labels).inc();
     }
 }
 

@@ -2,13 +2,9 @@
 //! experiment, the session picks the variant whose profile (and perhaps
 //! model) replaces the intent's own.
 
-use std::sync::Arc;
-
-use bytes::Bytes;
-
 use super::context::RequestContext;
-use crate::experiment::session::{self, SessionSource};
-use crate::experiment::{Experiment, Reason};
+use crate::experiment::Reason;
+use crate::experiment::session::SessionSource;
 use crate::profile::Profile;
 use crate::record::Metrics;
 use crate::tuning::Tuning;
@@ -37,7 +33,7 @@ pub fn place<'t>(
     tuning: &'t Tuning,
     metrics: &Metrics,
     profile: &'t Profile,
-    body: &Bytes,
+    (session, source): (Option<String>, SessionSource),
 ) -> Placed<'t> {
     let Some(experiment) = tuning.experiments.active_for(&profile.intent) else {
         return Placed {
@@ -45,18 +41,15 @@ pub fn place<'t>(
             model: None,
         };
     };
-    let (session, source) = session_key(ctx, tuning, body);
     let assignment = experiment.assign(session.as_deref());
     let variant = assignment.variant;
-    metrics
-        .assignments
-        .with_label_values(&[
-            &experiment.id,
-            &variant.name,
-            assignment.reason.as_str(),
-            source.as_str(),
-        ])
-        .inc();
+    let labels = [
+        experiment.id.as_str(),
+        &variant.name,
+        assignment.reason.as_str(),
+        source.as_str(),
+    ];
+    metrics.assignments.with_label_values(&labels).inc();
     if assignment.observed() {
         ctx.labels.variant = variant.name.clone();
     }
@@ -67,40 +60,9 @@ pub fn place<'t>(
         session,
         session_source: source,
     });
-    let experiment: &'t Arc<Experiment> = experiment;
-    let variant = &experiment.variants[index_of(experiment, &variant.name)];
     Placed {
         profile: &variant.profile,
         model: variant.model_id.as_deref(),
-    }
-}
-
-fn index_of(experiment: &Experiment, name: &str) -> usize {
-    experiment
-        .variants
-        .iter()
-        .position(|v| v.name == name)
-        .unwrap_or(experiment.control)
-}
-
-/// The session header, or a key derived from the conversation.
-fn session_key(
-    ctx: &RequestContext,
-    tuning: &Tuning,
-    body: &Bytes,
-) -> (Option<String>, SessionSource) {
-    if let Some(session) = &ctx.inbound.session {
-        return (Some(session.clone()), SessionSource::Header);
-    }
-    if !tuning.policy.derive_session {
-        return (None, SessionSource::None);
-    }
-    let derived = serde_json::from_slice(body)
-        .ok()
-        .and_then(|json| session::derive(&json));
-    match derived {
-        Some(key) => (Some(key), SessionSource::Derived),
-        None => (None, SessionSource::None),
     }
 }
 

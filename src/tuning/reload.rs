@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::{SharedTuning, Tuning};
+use crate::classify::ModelCall;
 use crate::config::{Overrides, Settings};
 use crate::record::Metrics;
 
@@ -28,14 +29,23 @@ fn stamp(path: &Path) -> Option<Stamp> {
     })
 }
 
-/// Watches `path` until the process ends.
+/// The file to watch and what a reload needs besides it.
+pub struct Watched {
+    pub path: PathBuf,
+    /// The flags that keep overriding the file.
+    pub overrides: Overrides,
+    /// The classifier's model call, kept across reloads.
+    pub model_call: Option<ModelCall>,
+}
+
+/// Watches the file until the process ends.
 pub fn spawn(
-    path: PathBuf,
-    overrides: Overrides,
+    watched: Watched,
     shared: SharedTuning,
     metrics: Arc<Metrics>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let path = watched.path.clone();
         let mut last = stamp(&path);
         loop {
             tokio::time::sleep(POLL_INTERVAL).await;
@@ -44,22 +54,23 @@ pub fn spawn(
                 continue;
             }
             last = now;
-            let outcome = reload(&path, &overrides, &shared);
+            let outcome = reload(&watched, &shared);
             metrics.config_reloads.with_label_values(&[outcome]).inc();
         }
     })
 }
 
 /// Loads and checks the whole file, then swaps the tuning state in one go.
-fn reload(path: &Path, overrides: &Overrides, shared: &SharedTuning) -> &'static str {
-    let settings = match Settings::load(Some(path), overrides) {
+fn reload(watched: &Watched, shared: &SharedTuning) -> &'static str {
+    let path = &watched.path;
+    let settings = match Settings::load(Some(path), &watched.overrides) {
         Ok(settings) => settings,
         Err(errors) => {
             tracing::warn!(file = %path.display(), errors = %errors, "config_reload_rejected");
             return "rejected";
         }
     };
-    match Tuning::from_settings(&settings.tuning) {
+    match Tuning::from_settings(&settings.tuning, watched.model_call.clone()) {
         Ok(tuning) => {
             shared.store(Arc::new(tuning));
             tracing::info!(file = %path.display(), "config_reloaded");

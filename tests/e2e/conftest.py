@@ -62,9 +62,14 @@ PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthr
 # sidecar that forwards such requests untouched, so the shared one runs with
 # pass-through for unknown intents; tuning of a known intent is tested on
 # its own (test_proxy_boto3.py::test_known_intent_is_recognised_and_tuned).
+# Classification is off too: it would find intents in the captured
+# conversations and tune them.
 PASS_THROUGH_CONFIG = """\
 [tuning]
 unknown_intent = "pass_through"
+
+[classifier]
+mode = "off"
 
 # The suite's own profile, so the tuned-request test does not depend on the
 # built-in profiles' numbers.
