@@ -1,7 +1,7 @@
 //! The Prometheus metric families, all under `bedrock_tuner_`.
 //!
 //! Label values come from closed sets or from [`LabelCap`], so a client
-//! sending odd model ids or intents cannot grow the series without bound.
+//! sending odd model ids cannot grow the series without bound.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -63,7 +63,6 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     pub assignments: IntCounterVec,
     pub models: LabelCap,
-    pub intents: LabelCap,
 }
 
 /// Latency buckets from 5 ms to 15 minutes: generations are long.
@@ -186,7 +185,6 @@ impl Metrics {
                 &["experiment", "variant", "reason", "session_source"],
             )?,
             models: LabelCap::new(64),
-            intents: LabelCap::new(32),
             registry,
         };
         Ok(metrics)
