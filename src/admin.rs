@@ -6,18 +6,29 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
 use crate::proxy::ProxyBody;
 use crate::record::Metrics;
 use crate::server::Handler;
 use crate::sign::CredentialCache;
+use crate::store::StoreHealth;
+use crate::store::flush::Flusher;
+use feedback::Feedback;
+
+pub mod feedback;
+
+/// Feedback bodies larger than this are refused.
+const MAX_FEEDBACK_BYTES: usize = 64 * 1024;
 
 /// What the admin endpoints read.
 pub struct Admin {
     pub metrics: Arc<Metrics>,
     pub credentials: Arc<CredentialCache>,
+    pub store_health: Arc<StoreHealth>,
+    pub flusher: Option<Arc<Flusher>>,
+    pub feedback: Feedback,
 }
 
 impl Handler for Admin {
@@ -30,6 +41,7 @@ impl Handler for Admin {
                 r#"{"status":"ok"}"#.into(),
             ),
             (&Method::GET, "/readyz") => self.readiness(),
+            (&Method::POST, "/v1/feedback") => self.feedback(request).await,
             _ => reply(
                 StatusCode::NOT_FOUND,
                 "application/json",
@@ -45,6 +57,7 @@ impl Admin {
             .control_plane
             .with_label_values(&["credentials"])
             .set(i64::from(self.credentials.is_loaded()));
+        self.export_store_state();
         reply(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
@@ -52,16 +65,33 @@ impl Admin {
         )
     }
 
+    async fn feedback(&self, request: Request<Incoming>) -> Response<ProxyBody> {
+        let body = Limited::new(request.into_body(), MAX_FEEDBACK_BYTES)
+            .collect()
+            .await;
+        let (status, answer) = match body {
+            Ok(collected) => self.feedback.record(&collected.to_bytes()),
+            Err(e) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                serde_json::json!({"message": e.to_string()}),
+            ),
+        };
+        reply(status, "application/json", answer.to_string())
+    }
+
     /// Ready once configuration is loaded (it is, or this listener would
     /// not run) and credentials resolve. Later control-plane trouble shows
     /// in the details but does not take the sidecar out of service.
     fn readiness(&self) -> Response<ProxyBody> {
         let credentials = self.credentials.is_loaded();
+        // The store is reported, never required: requests are served with
+        // the last good state while it is away.
         let body = serde_json::json!({
             "ready": credentials,
             "checks": {
                 "config": "ok",
                 "credentials": if credentials { "ok" } else { "not loaded" },
+                "store": self.store_health.report(),
             }
         });
         let status = match credentials {
@@ -69,6 +99,39 @@ impl Admin {
             false => StatusCode::SERVICE_UNAVAILABLE,
         };
         reply(status, "application/json", body.to_string())
+    }
+}
+
+impl Admin {
+    /// Store health and flush counters, read at scrape time.
+    fn export_store_state(&self) {
+        let m = &self.metrics;
+        let report = self.store_health.report();
+        for (component, state) in [
+            ("store_refresh", &report.refresh),
+            ("store_flush", &report.flush),
+        ] {
+            let healthy = state.consecutive_failures == 0 && state.last_success_ms.is_some();
+            m.control_plane
+                .with_label_values(&[component])
+                .set(i64::from(healthy));
+        }
+        let Some(flusher) = &self.flusher else { return };
+        let s = flusher.stats();
+        let counters = [
+            ("recorded", s.recorded),
+            ("dropped", s.dropped),
+            ("rejected", s.rejected),
+            ("batches_applied", s.batches_applied),
+            ("batches_repeated", s.batches_repeated),
+            ("flush_failures", s.flush_failures),
+            ("pending_entries", s.pending_entries),
+        ];
+        for (name, value) in counters {
+            m.results
+                .with_label_values(&[name])
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        }
     }
 }
 

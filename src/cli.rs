@@ -32,6 +32,8 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Sessions needed per variant before launch.
     SampleSize(sample_size::SampleSizeArgs),
+    /// Create the store's tables (development and tests).
+    Store(store::StoreArgs),
 }
 
 /// A command that could not do what was asked, with a message for the
@@ -62,6 +64,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CommandError> {
         Command::Rewrite(args) => rewrite::run(args, out),
         Command::Analyze(args) => analyze::run(args, out),
         Command::SampleSize(args) => sample_size::run(args, out),
+        Command::Store(args) => store::run(args, out),
     }
     .and_then(|()| out.flush().map_err(|e| CommandError::new(e.to_string())))
 }
@@ -72,3 +75,4 @@ pub mod profiles;
 pub mod rewrite;
 pub mod sample_size;
 pub mod serve;
+pub mod store;

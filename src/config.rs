@@ -78,6 +78,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     pub log: LogSettings,
     pub tuning: TuningSettings,
+    pub store: crate::store::StoreConfig,
+    pub prices: crate::observe::PriceTable,
     /// Where each plain setting came from, by key path.
     pub sources: std::collections::BTreeMap<&'static str, Source>,
 }
@@ -93,6 +95,11 @@ pub struct TuningSettings {
     pub few_shots: Vec<crate::fewshot::FewShotEntry>,
     pub intent_rules: Vec<crate::classify::RuleEntry>,
     pub classifier: raw::RawClassifier,
+    /// The store's layer, filled in by the store refresh (never by the
+    /// file): it wins over the file where both name a profile or an
+    /// experiment.
+    pub store_profiles: std::collections::BTreeMap<String, crate::profile::RawProfile>,
+    pub store_experiments: Vec<crate::experiment::RawExperiment>,
 }
 
 /// How the sidecar logs.

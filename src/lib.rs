@@ -10,6 +10,7 @@
 //! command line.
 
 pub mod admin;
+pub mod analysis;
 pub mod bedrock_client;
 pub mod classify;
 pub mod cli;
@@ -19,13 +20,16 @@ pub mod experiment;
 pub mod fewshot;
 pub mod forward;
 pub mod logging;
+pub mod observe;
 pub mod profile;
 pub mod prompts;
 pub mod proxy;
 pub mod record;
 pub mod rewrite;
+pub mod score;
 pub mod server;
 pub mod sidecar;
 pub mod sign;
 pub mod stats;
+pub mod store;
 pub mod tuning;

@@ -31,6 +31,7 @@ pub mod body;
 pub mod context;
 pub mod headers;
 pub mod intent;
+mod observation;
 mod respond;
 pub mod route;
 pub mod target;

@@ -9,6 +9,8 @@ pub mod tap;
 pub mod usage;
 
 pub use metrics::Metrics;
+
+use crate::observe::{ObservationSink, PriceTable};
 use usage::{Usage, exception_label, stop_reason_label};
 
 /// The bounded labels a request is counted under.
@@ -34,15 +36,26 @@ pub struct Observation {
     pub usage: Usage,
 }
 
-/// Turns observations into metric updates.
+/// Turns observations into metric updates and, for requests in an
+/// experiment, into experiment observations.
 #[derive(Clone)]
 pub struct Recorder {
     pub metrics: Arc<Metrics>,
+    pub experiments: Option<(Arc<ObservationSink>, PriceTable)>,
 }
 
 impl Recorder {
     pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
+        Self {
+            metrics,
+            experiments: None,
+        }
+    }
+
+    /// Also sends experiment observations to `sink`, costed with `prices`.
+    pub fn with_observations(mut self, sink: Arc<ObservationSink>, prices: PriceTable) -> Self {
+        self.experiments = Some((sink, prices));
+        self
     }
 
     pub fn record(&self, o: &Observation) {

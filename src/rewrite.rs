@@ -30,10 +30,12 @@ mod display;
 mod error;
 mod family;
 mod json;
+mod json_text;
 mod limits;
 mod params;
 mod plan;
 mod prompt_text;
+mod range;
 mod report;
 mod slots;
 mod system;
@@ -56,6 +58,7 @@ pub struct Rewritten {
     /// The body to sign and forward. When nothing changed these are the
     /// application's bytes, whitespace included.
     pub body: Vec<u8>,
+    /// What was done to it.
     pub report: RewriteReport,
 }
 

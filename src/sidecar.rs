@@ -11,6 +11,7 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use tokio::sync::watch;
 
 use crate::admin::Admin;
+use crate::admin::feedback::Feedback;
 use crate::bedrock_client::BedrockClient;
 use crate::classify::ModelCall;
 use crate::config::Settings;
@@ -19,11 +20,14 @@ use crate::proxy::Proxy;
 use crate::record::{Metrics, Recorder};
 use crate::server::{self, Handler};
 use crate::sign::CredentialCache;
+use crate::tuning::sources::TuningSources;
 use crate::tuning::{SharedTuning, Tuning, reload};
 
 /// How long start-up waits for the first credentials before serving
 /// anyway (readiness stays down until they load).
 const FIRST_CREDENTIALS_WAIT: Duration = Duration::from_secs(10);
+
+mod results;
 
 /// The configuration file to watch for edits, and the flags that keep
 /// overriding it.
@@ -31,13 +35,6 @@ const FIRST_CREDENTIALS_WAIT: Duration = Duration::from_secs(10);
 pub struct Reload {
     pub path: std::path::PathBuf,
     pub overrides: crate::config::Overrides,
-}
-
-/// Addresses the sidecar really listens on.
-#[derive(Debug, Clone, Copy)]
-pub struct Bound {
-    pub proxy: SocketAddr,
-    pub admin: SocketAddr,
 }
 
 /// Runs until SIGTERM or SIGINT, then drains in-flight requests within the
@@ -57,33 +54,48 @@ pub async fn run(settings: Settings, reload: Option<Reload>) -> Result<(), Strin
         format!("invalid configuration:\n{}", lines.join("\n"))
     })?;
     let tuning: SharedTuning = Arc::new(ArcSwap::from_pointee(tuning));
+    let sources = TuningSources::new(
+        settings.tuning.clone(),
+        model_call,
+        Arc::clone(&tuning),
+        Arc::clone(&metrics),
+    );
     if let Some(Reload { path, overrides }) = reload {
-        let watched = reload::Watched {
-            path,
-            overrides,
-            model_call,
-        };
-        reload::spawn(watched, Arc::clone(&tuning), Arc::clone(&metrics));
+        reload::spawn(reload::Watched { path, overrides }, Arc::clone(&sources));
     }
+    let results = results::start(&settings.store, sources).await;
+    let recorder = Recorder::new(Arc::clone(&metrics))
+        .with_observations(Arc::clone(&results.sink), settings.prices.clone());
     let proxy = Arc::new(Proxy::new(
         &settings,
         forwarder,
         Arc::clone(&credentials),
-        Recorder::new(Arc::clone(&metrics)),
-        tuning,
+        recorder,
+        tuning.clone(),
     ));
     let admin = Arc::new(Admin {
         metrics,
         credentials,
+        store_health: Arc::clone(&results.health),
+        flusher: results.flusher.clone(),
+        feedback: Feedback::new(Arc::clone(&results.sink), tuning),
     });
+    serve_until_signal(&settings, proxy, admin).await?;
+    results.finish().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Binds both listeners, serves until SIGTERM or SIGINT, then drains.
+async fn serve_until_signal(
+    settings: &Settings,
+    proxy: Arc<Proxy>,
+    admin: Arc<Admin>,
+) -> Result<(), String> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (proxy_listener, proxy_addr) = bind("proxy.listen", settings.listen.value).await?;
     let (admin_listener, admin_addr) = bind("admin.listen", settings.admin_listen.value).await?;
-    let bound = Bound {
-        proxy: proxy_addr,
-        admin: admin_addr,
-    };
-    tracing::info!(proxy = %bound.proxy, admin = %bound.admin, "listening");
+    tracing::info!(proxy = %proxy_addr, admin = %admin_addr, "listening");
     let grace = settings.shutdown_grace;
     let proxy_task = tokio::spawn(serve(proxy_listener, proxy, stop_rx.clone(), grace));
     let admin_task = tokio::spawn(serve(admin_listener, admin, stop_rx, grace));
@@ -92,7 +104,6 @@ pub async fn run(settings: Settings, reload: Option<Reload>) -> Result<(), Strin
     let _ = stop_tx.send(true);
     let _ = proxy_task.await;
     let _ = admin_task.await;
-    tracing::info!("stopped");
     Ok(())
 }
 

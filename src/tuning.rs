@@ -20,6 +20,7 @@ use crate::prompts::PromptLibrary;
 
 mod libraries;
 pub mod reload;
+pub mod sources;
 use crate::profile::{ProfileSet, ProfileSource, RawProfile, builtin};
 use crate::rewrite::ModelLimits;
 
@@ -108,6 +109,7 @@ impl Tuning {
         let layers = [
             (ProfileSource::Builtin, &builtin),
             (ProfileSource::File, &settings.profiles),
+            (ProfileSource::Store, &settings.store_profiles),
         ];
         let profiles = ProfileSet::resolve(&layers)?;
         let limits = match &settings.model_limits_file {
@@ -117,7 +119,7 @@ impl Tuning {
         .map_err(|e| vec![ConfigError::new("tuning.model_limits_file", e.to_string())])?;
         let (prompts, few_shots) = libraries::load(settings, &profiles)?;
         let classifier = libraries::classifier(settings, model_call)?;
-        let experiments = ExperimentSet::resolve(&settings.experiments, &profiles)?;
+        let experiments = ExperimentSet::resolve(&experiments(settings), &profiles)?;
         Ok(Self {
             profiles,
             limits: Arc::new(limits),
@@ -128,6 +130,20 @@ impl Tuning {
             classifier: classifier.map(Arc::new),
         })
     }
+}
+
+/// The file's experiments with the store's laid over them by id.
+fn experiments(settings: &TuningSettings) -> Vec<crate::experiment::RawExperiment> {
+    let from_store: std::collections::BTreeSet<&str> = settings
+        .store_experiments
+        .iter()
+        .map(|e| e.id.as_str())
+        .collect();
+    let file = settings
+        .experiments
+        .iter()
+        .filter(|e| !from_store.contains(e.id.as_str()));
+    file.chain(&settings.store_experiments).cloned().collect()
 }
 
 /// The published snapshot, swapped whole on reload.

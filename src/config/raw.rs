@@ -9,7 +9,9 @@ use super::validate::{ConfigError, ConfigErrors};
 use crate::classify::RuleEntry;
 use crate::experiment::RawExperiment;
 use crate::fewshot::FewShotEntry;
+use crate::observe::prices::Price;
 use crate::profile::RawProfile;
+use crate::store::RawStoreConfig;
 
 /// `sidecar.toml`, section by section. Every field is optional: a missing
 /// one takes its built-in default.
@@ -42,6 +44,12 @@ pub struct RawConfig {
     pub intent_rules: Vec<RuleEntry>,
     #[serde(default)]
     pub classifier: RawClassifier,
+    /// Where profiles, experiments and results are kept.
+    #[serde(default)]
+    pub store: RawStoreConfig,
+    /// USD per 1,000 tokens by model-id prefix, for the cost metric.
+    #[serde(default)]
+    pub prices: BTreeMap<String, Price>,
 }
 
 /// How a request without an intent header is classified.

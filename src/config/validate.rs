@@ -163,6 +163,8 @@ pub(super) fn settings(
         shutdown_grace: Duration::from_secs(p.shutdown_grace_secs.unwrap_or(30)),
         log: log(&mut check, raw),
         tuning: tuning(&mut check, raw),
+        store: store(&mut check, raw),
+        prices: crate::observe::PriceTable::new(raw.prices.clone()),
         sources: file_sources(raw),
     };
     match check.errors.is_empty() {
@@ -339,7 +341,18 @@ fn tuning(check: &mut Checker, raw: &RawConfig) -> TuningSettings {
         few_shots: raw.few_shots.clone(),
         intent_rules: raw.intent_rules.clone(),
         classifier: raw.classifier.clone(),
+        store_profiles: Default::default(),
+        store_experiments: Vec::new(),
     }
+}
+
+fn store(check: &mut Checker, raw: &RawConfig) -> crate::store::StoreConfig {
+    raw.store.validate().unwrap_or_else(|errors| {
+        for e in errors {
+            check.fail(&e.key, e.message);
+        }
+        crate::store::StoreConfig::default()
+    })
 }
 
 fn log(check: &mut Checker, raw: &RawConfig) -> LogSettings {

@@ -87,6 +87,21 @@ fn finish(ctx: &RequestContext, status: http::StatusCode, report: TapReport, rec
         usage: report.usage,
     };
     recorder.record(&observation);
+    if let Some((sink, prices)) = &recorder.experiments
+        && let Some(tag) = &ctx.tuned.experiment
+    {
+        sink.remember(
+            &ctx.id,
+            &tag.experiment,
+            &tag.variant,
+            tag.session.as_deref(),
+        );
+        if let Some(o) =
+            super::observation::of_request(ctx, &observation, ctx.tuned.coverage, prices)
+        {
+            sink.observe(o);
+        }
+    }
     recorder.metrics.in_flight.dec();
     tracing::debug!(
         request_id = %ctx.id,

@@ -29,6 +29,8 @@ pub struct TuneOutcome {
     pub experiment: Option<ExperimentTag>,
     /// The raw path to send instead of the app's (a variant's model).
     pub path: Option<String>,
+    /// The experiment's coverage when the request was placed: its phase.
+    pub coverage: Option<f64>,
 }
 
 /// Returns the body to send upstream for this request.

@@ -53,6 +53,7 @@ pub fn place<'t>(
     if assignment.observed() {
         ctx.labels.variant = variant.name.clone();
     }
+    ctx.tuned.coverage = Some(experiment.coverage);
     ctx.tuned.experiment = Some(ExperimentTag {
         experiment: experiment.id.clone(),
         variant: variant.name.clone(),

@@ -62,6 +62,7 @@ pub struct Metrics {
     pub rewrite_params: IntCounterVec,
     pub config_reloads: IntCounterVec,
     pub assignments: IntCounterVec,
+    pub results: IntGaugeVec,
     pub models: LabelCap,
 }
 
@@ -183,6 +184,13 @@ impl Metrics {
                 "experiment_assignments_total",
                 "Requests placed in an experiment, by variant, reason and where the session key came from.",
                 &["experiment", "variant", "reason", "session_source"],
+            )?,
+            results: gauge_vec(
+                &registry,
+                "experiment_results",
+                "Experiment observations: recorded, dropped (buffer full), rejected, batches applied or \
+                 repeated, flush failures, and entries pending; counts since start except pending.",
+                &["state"],
             )?,
             models: LabelCap::new(64),
             registry,

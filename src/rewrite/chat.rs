@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::json::{json_string, leading_elements};
+use super::json_text::{json_string, leading_elements};
 use super::plan::FewShot;
 use super::report::FewShotSkip;
 

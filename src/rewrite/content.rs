@@ -4,7 +4,8 @@
 use super::chat::{FirstTurn, Shots, TurnStyle, inject, role_of};
 use super::error::RewriteError;
 use super::family::Family;
-use super::json::{RawObject, json_string, leading_elements};
+use super::json::RawObject;
+use super::json_text::{json_string, leading_elements};
 use super::plan::{Api, RewritePlan};
 use super::prompt_text::{PlainLabels, edit_prompt};
 use super::report::{FewShotReport, RewriteReport, SystemAction, SystemReport};
@@ -48,6 +49,101 @@ pub(crate) fn check_shape(
     }
 }
 
+/// What every placement step needs besides the body.
+struct Ctx<'p> {
+    plan: &'p RewritePlan,
+    schema: &'static str,
+}
+
+impl Ctx<'_> {
+    fn shape(&self, key: &str, problem: impl std::fmt::Display) -> RewriteError {
+        RewriteError::shape(self.schema, format!("`{key}`: {problem}"))
+    }
+}
+
+/// Where and how a family keeps example turns.
+#[derive(Debug, Clone, Copy)]
+struct ShotsAt {
+    key: &'static str,
+    style: TurnStyle,
+    first: FirstTurn,
+    /// Leading elements that stay first (Jamba's system message).
+    keep_first: usize,
+}
+
+impl ShotsAt {
+    /// A `messages` list that must alternate from a user turn.
+    fn messages(style: TurnStyle) -> Self {
+        ShotsAt {
+            key: "messages",
+            style,
+            first: FirstTurn::MustBeUser,
+            keep_first: 0,
+        }
+    }
+}
+
+/// Where a family keeps the system prompt and the examples.
+enum Placement {
+    /// A chat body: a system field (if the target takes one) and a list of
+    /// turns.
+    Chat {
+        system: Option<(&'static str, SystemShape)>,
+        shots: ShotsAt,
+    },
+    /// Jamba: both go into `messages`.
+    Jamba,
+    /// One prompt string holds both.
+    Prompt {
+        key: &'static str,
+        labels: PlainLabels,
+    },
+    Nowhere,
+}
+
+fn placement(api: Api, family: Option<Family>) -> Placement {
+    let chat = |system, style| Placement::Chat {
+        system,
+        shots: ShotsAt::messages(style),
+    };
+    match (api, family) {
+        // Converse answers 400 to a `system` field for models without
+        // system-prompt support; by AWS's Converse feature table these
+        // include Titan Text and Mistral's 7B and 8x7B instruct models, and
+        // the id prefix does not separate those from Mistral Large.
+        (Api::Converse, Some(Family::TitanText | Family::Mistral)) => {
+            chat(None, TurnStyle::TextBlocks)
+        }
+        (Api::Converse, _) | (Api::InvokeModel, Some(Family::Nova)) => chat(
+            Some(("system", SystemShape::Blocks(BlockStyle::Bare))),
+            TurnStyle::TextBlocks,
+        ),
+        (Api::InvokeModel, Some(Family::Claude)) => chat(
+            Some(("system", SystemShape::TextOrBlocks(BlockStyle::Typed))),
+            TurnStyle::StringContent,
+        ),
+        (Api::InvokeModel, Some(Family::CohereCommandR)) => Placement::Chat {
+            system: Some(("preamble", SystemShape::Text)),
+            shots: ShotsAt {
+                key: "chat_history",
+                style: TurnStyle::CohereHistory,
+                first: FirstTurn::Any,
+                keep_first: 0,
+            },
+        },
+        (Api::InvokeModel, Some(Family::Jamba)) => Placement::Jamba,
+        (Api::InvokeModel, Some(Family::TitanText)) => Placement::Prompt {
+            key: "inputText",
+            labels: PlainLabels::UserBot,
+        },
+        (Api::InvokeModel, Some(Family::Llama | Family::Mistral)) => Placement::Prompt {
+            key: "prompt",
+            labels: PlainLabels::UserAssistant,
+        },
+        (Api::InvokeModel, None) => Placement::Nowhere,
+    }
+}
+
 /// Places the plan's system prompt and examples into `doc`.
 pub(crate) fn apply(
     family: Option<Family>,
@@ -60,58 +156,30 @@ pub(crate) fn apply(
     if plan.system_prompt.is_none() && plan.few_shots.is_empty() {
         return Ok(());
     }
-    let chat = |doc: &mut RawObject<'_>, report: &mut RewriteReport, shape, turns| {
-        system_field(doc, "system", shape, plan, schema, report)?;
-        shots_field(
-            doc,
-            "messages",
-            turns,
-            FirstTurn::MustBeUser,
-            0,
-            plan,
-            schema,
-            report,
-        )
-    };
-    match (api, family) {
-        (Api::Converse, _) | (Api::InvokeModel, Some(Family::Nova)) => chat(
-            doc,
-            report,
-            SystemShape::Blocks(BlockStyle::Bare),
-            TurnStyle::TextBlocks,
-        ),
-        (Api::InvokeModel, Some(Family::Claude)) => chat(
-            doc,
-            report,
-            SystemShape::TextOrBlocks(BlockStyle::Typed),
-            TurnStyle::StringContent,
-        ),
-        (Api::InvokeModel, Some(Family::CohereCommandR)) => {
-            system_field(doc, "preamble", SystemShape::Text, plan, schema, report)?;
-            shots_field(
-                doc,
-                "chat_history",
-                TurnStyle::CohereHistory,
-                FirstTurn::Any,
-                0,
-                plan,
-                schema,
-                report,
-            )
+    let ctx = Ctx { plan, schema };
+    match placement(api, family) {
+        Placement::Chat {
+            system: Some((key, shape)),
+            shots,
+        } => {
+            system_field(doc, key, shape, &ctx, report)?;
+            shots_field(doc, shots, &ctx, report)
         }
-        (Api::InvokeModel, Some(Family::Jamba)) => jamba(doc, plan, schema, report),
-        (Api::InvokeModel, Some(Family::TitanText)) => {
-            prompt_field(doc, "inputText", PlainLabels::UserBot, plan, schema, report)
+        Placement::Chat {
+            system: None,
+            shots,
+        } => {
+            if plan.system_prompt.is_some() {
+                report.system_prompt = Some(SystemReport {
+                    action: SystemAction::NotSupported,
+                    location: "system",
+                });
+            }
+            shots_field(doc, shots, &ctx, report)
         }
-        (Api::InvokeModel, Some(Family::Llama | Family::Mistral)) => prompt_field(
-            doc,
-            "prompt",
-            PlainLabels::UserAssistant,
-            plan,
-            schema,
-            report,
-        ),
-        (Api::InvokeModel, None) => Ok(()),
+        Placement::Jamba => jamba(doc, &ctx, report),
+        Placement::Prompt { key, labels } => prompt_field(doc, key, labels, &ctx, report),
+        Placement::Nowhere => Ok(()),
     }
 }
 
@@ -119,43 +187,14 @@ fn system_field(
     doc: &mut RawObject<'_>,
     key: &'static str,
     shape: SystemShape,
-    plan: &RewritePlan,
-    schema: &'static str,
+    ctx: &Ctx<'_>,
     report: &mut RewriteReport,
 ) -> Result<(), RewriteError> {
-    let Some(managed) = plan.system_prompt.as_deref() else {
+    let Some(managed) = ctx.plan.system_prompt.as_deref() else {
         return Ok(());
     };
     let current = doc.get(key).filter(|v| v.trim() != "null");
-    let merge = match (current, shape) {
-        (None, SystemShape::Blocks(style)) => Merge::Write(
-            format!("[{}]", style.text_block(managed)),
-            SystemAction::Inserted,
-        ),
-        (None, _) => Merge::Write(json_string(managed), SystemAction::Inserted),
-        (Some(raw), SystemShape::Text | SystemShape::TextOrBlocks(_)) if raw.starts_with('"') => {
-            let app: String = serde_json::from_str(raw)
-                .map_err(|e| RewriteError::shape(schema, format!("`{key}`: {e}")))?;
-            match merge_text(Some(&app), managed, plan.prompt_mode) {
-                Merge::Write(text, action) => Merge::Write(json_string(&text), action),
-                unchanged => unchanged,
-            }
-        }
-        (Some(raw), SystemShape::Blocks(style) | SystemShape::TextOrBlocks(style))
-            if raw.starts_with('[') =>
-        {
-            merge_blocks(raw, managed, plan.prompt_mode, style).ok_or_else(|| {
-                RewriteError::shape(schema, format!("`{key}` is not a list of blocks"))
-            })?
-        }
-        (Some(_), _) => {
-            return Err(RewriteError::shape(
-                schema,
-                format!("`{key}` has a type the schema does not allow"),
-            ));
-        }
-    };
-    let action = match merge {
+    let action = match merge_system(current, shape, managed, key, ctx)? {
         Merge::Unchanged(action) => action,
         Merge::Write(json, action) => {
             doc.set(key, json);
@@ -169,38 +208,68 @@ fn system_field(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)] // each argument is one independent fact about the target key
+/// The new JSON value of a system field holding `current` (raw JSON).
+fn merge_system(
+    current: Option<&str>,
+    shape: SystemShape,
+    managed: &str,
+    key: &str,
+    ctx: &Ctx<'_>,
+) -> Result<Merge, RewriteError> {
+    let mode = ctx.plan.prompt_mode;
+    Ok(match (current, shape) {
+        (None, SystemShape::Blocks(style)) => Merge::Write(
+            format!("[{}]", style.text_block(managed)),
+            SystemAction::Inserted,
+        ),
+        (None, _) => Merge::Write(json_string(managed), SystemAction::Inserted),
+        (Some(raw), SystemShape::Text | SystemShape::TextOrBlocks(_)) if raw.starts_with('"') => {
+            let app: String = serde_json::from_str(raw).map_err(|e| ctx.shape(key, e))?;
+            match merge_text(Some(&app), managed, mode) {
+                Merge::Write(text, action) => Merge::Write(json_string(&text), action),
+                unchanged => unchanged,
+            }
+        }
+        (Some(raw), SystemShape::Blocks(style) | SystemShape::TextOrBlocks(style))
+            if raw.starts_with('[') =>
+        {
+            merge_blocks(raw, managed, mode, style)
+                .ok_or_else(|| ctx.shape(key, "not a list of blocks"))?
+        }
+        (Some(_), _) => return Err(ctx.shape(key, "a type the schema does not allow")),
+    })
+}
+
 fn shots_field(
     doc: &mut RawObject<'_>,
-    key: &'static str,
-    style: TurnStyle,
-    first: FirstTurn,
-    keep_first: usize,
-    plan: &RewritePlan,
-    schema: &'static str,
+    at: ShotsAt,
+    ctx: &Ctx<'_>,
     report: &mut RewriteReport,
 ) -> Result<(), RewriteError> {
-    if plan.few_shots.is_empty() {
+    let shots = &ctx.plan.few_shots;
+    if shots.is_empty() {
         return Ok(());
     }
-    let turns = style.render(&plan.few_shots);
-    // A missing list is an empty one; only Cohere's history may start empty.
-    let is_null = doc.get(key).is_some_and(|v| v.trim() == "null");
-    let list = doc.get(key).filter(|_| !is_null).unwrap_or("[]");
-    let shape_err = |e: String| RewriteError::shape(schema, format!("`{key}`: {e}"));
-    let (injected, skipped) = match inject(list, &turns, keep_first, first).map_err(shape_err)? {
+    let turns = at.style.render(shots);
+    // A missing or null list is an empty one.
+    let is_null = doc.get(at.key).is_some_and(|v| v.trim() == "null");
+    let list = doc.get(at.key).filter(|_| !is_null).unwrap_or("[]");
+    let decision =
+        inject(list, &turns, at.keep_first, at.first).map_err(|e| ctx.shape(at.key, e))?;
+    let (injected, skipped) = match decision {
         Shots::Skipped(reason) => (0, Some(reason)),
         Shots::Front(front) => {
             if is_null {
-                doc.remove(key);
+                doc.remove(at.key);
             }
-            doc.splice(key, keep_first, &front).map_err(shape_err)?;
-            (plan.few_shots.len(), None)
+            doc.splice(at.key, at.keep_first, &front)
+                .map_err(|e| ctx.shape(at.key, e))?;
+            (shots.len(), None)
         }
     };
     report.few_shots = Some(FewShotReport {
         injected,
-        location: key,
+        location: at.key,
         skipped,
     });
     Ok(())
@@ -210,23 +279,17 @@ fn shots_field(
 /// `messages`; examples go right after it.
 fn jamba(
     doc: &mut RawObject<'_>,
-    plan: &RewritePlan,
-    schema: &'static str,
+    ctx: &Ctx<'_>,
     report: &mut RewriteReport,
 ) -> Result<(), RewriteError> {
-    let shape_err = |e: String| RewriteError::shape(schema, format!("`messages`: {e}"));
-    if let Some(managed) = plan.system_prompt.as_deref() {
+    if let Some(managed) = ctx.plan.system_prompt.as_deref() {
         let list = doc.get("messages").unwrap_or("[]");
-        let (lead, _) = leading_elements(list, 1).map_err(shape_err)?;
-        let app_system = lead
-            .first()
-            .copied()
-            .filter(|m| role_of(m).as_deref() == Some("system"));
+        let app_system = first_system_message(list, ctx)?;
         let replaced = usize::from(app_system.is_some());
-        let (replacement, action) = jamba_system(app_system, managed, plan, schema)?;
+        let (replacement, action) = jamba_system(app_system, managed, ctx.plan, ctx.schema)?;
         if let Some(message) = replacement {
             doc.splice("messages", replaced, &[message])
-                .map_err(shape_err)?;
+                .map_err(|e| ctx.shape("messages", e))?;
         }
         report.system_prompt = Some(SystemReport {
             action,
@@ -234,19 +297,21 @@ fn jamba(
         });
     }
     let list = doc.get("messages").unwrap_or("[]");
-    let (lead, _) = leading_elements(list, 1).map_err(shape_err)?;
-    let keep_first =
-        usize::from(lead.first().and_then(|m| role_of(m)).as_deref() == Some("system"));
-    shots_field(
-        doc,
-        "messages",
-        TurnStyle::StringContent,
-        FirstTurn::MustBeUser,
+    let keep_first = usize::from(first_system_message(list, ctx)?.is_some());
+    let at = ShotsAt {
         keep_first,
-        plan,
-        schema,
-        report,
-    )
+        ..ShotsAt::messages(TurnStyle::StringContent)
+    };
+    shots_field(doc, at, ctx, report)
+}
+
+/// The first element of `list` if it is a `system` message.
+fn first_system_message<'l>(list: &'l str, ctx: &Ctx<'_>) -> Result<Option<&'l str>, RewriteError> {
+    let (lead, _) = leading_elements(list, 1).map_err(|e| ctx.shape("messages", e))?;
+    Ok(lead
+        .first()
+        .copied()
+        .filter(|m| role_of(m).as_deref() == Some("system")))
 }
 
 /// The new system message (if it changes) for Jamba.
@@ -285,17 +350,14 @@ fn prompt_field(
     doc: &mut RawObject<'_>,
     key: &'static str,
     labels: PlainLabels,
-    plan: &RewritePlan,
-    schema: &'static str,
+    ctx: &Ctx<'_>,
     report: &mut RewriteReport,
 ) -> Result<(), RewriteError> {
     let prompt: String = doc
         .get(key)
         .and_then(|raw| serde_json::from_str(raw).ok())
-        .ok_or_else(|| {
-            RewriteError::shape(schema, format!("`{key}` is missing or not a string"))
-        })?;
-    let edit = edit_prompt(&prompt, plan, labels, key);
+        .ok_or_else(|| ctx.shape(key, "missing or not a string"))?;
+    let edit = edit_prompt(&prompt, ctx.plan, labels, key);
     if let Some(text) = edit.text {
         doc.set(key, json_string(&text));
     }

@@ -15,13 +15,17 @@ pub enum RewriteError {
     /// The model id names no family the rewriter knows (InvokeModel only:
     /// a Converse body has one schema for every model).
     #[error("no rewrite rules for model id {model_id:?}")]
-    UnknownFamily { model_id: String },
+    UnknownFamily {
+        /// The model id as given.
+        model_id: String,
+    },
     /// The body does not have the shape the target schema allows, so
     /// rewriting it would mean guessing.
     #[error("{schema} body not rewritable: {detail}")]
     Shape {
         /// The schema the body was read against, e.g. `claude messages`.
         schema: &'static str,
+        /// What is wrong with it.
         detail: String,
     },
 }
@@ -48,14 +52,25 @@ impl RewriteError {
 /// Why a model-limits file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LimitsError {
+    /// The file could not be read.
     #[error("cannot read model limits {path}: {source}")]
     Read {
+        /// The file asked for.
         path: PathBuf,
+        /// Why it could not be read.
         #[source]
         source: std::io::Error,
     },
+    /// The text is not TOML, or not in the layout of `model_limits.toml`.
     #[error("model limits are not valid TOML for the expected layout: {0}")]
     Toml(#[from] toml::de::Error),
+    /// An entry breaks a rule of the layout (no source, unknown name,
+    /// inverted range).
     #[error("model limits entry {entry:?}: {problem}")]
-    Invalid { entry: String, problem: String },
+    Invalid {
+        /// The entry: a family name, a model prefix or a feature name.
+        entry: String,
+        /// What is wrong with it.
+        problem: String,
+    },
 }

@@ -8,12 +8,11 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
+use serde::de;
 
 use super::error::RewriteError;
+use super::json_text::{Entries, leading_elements, push_json_string, splice_front};
 
 /// One key and its value.
 #[derive(Debug, Clone)]
@@ -329,126 +328,6 @@ pub(crate) fn get_path<S: AsRef<str>>(text: &str, path: &[S]) -> Option<String> 
     }
 }
 
-/// The first `n` elements of the JSON array `array` (fewer if it is
-/// shorter), and the text after them: from the next element to the closing
-/// bracket, or just the closing bracket.
-pub(crate) fn leading_elements(array: &str, n: usize) -> Result<(Vec<&str>, &str), String> {
-    let mut rest = array
-        .trim_start()
-        .strip_prefix('[')
-        .ok_or("not an array")?
-        .trim_start();
-    let mut items = Vec::with_capacity(n);
-    while items.len() < n && !rest.starts_with(']') {
-        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
-        let item = stream
-            .next()
-            .ok_or("array ends early")?
-            .map_err(|e| e.to_string())?;
-        items.push(item.get());
-        let after = rest
-            .get(stream.byte_offset()..)
-            .ok_or("array ends early")?
-            .trim_start();
-        rest = match after.strip_prefix(',') {
-            Some(next) => next.trim_start(),
-            None if after.starts_with(']') => after,
-            None => return Err("array elements are not separated by commas".into()),
-        };
-    }
-    Ok((items, rest))
-}
-
-/// The opening of a JSON array made of `front` (new JSON texts) followed
-/// by `tail`, which is what [`leading_elements`] left of an existing array.
-fn splice_front(front: &[String], tail: &str) -> String {
-    let mut out = String::with_capacity(front.iter().map(|f| f.len() + 1).sum::<usize>() + 2);
-    out.push('[');
-    out.push_str(&front.join(","));
-    if !front.is_empty() && !tail.starts_with(']') {
-        out.push(',');
-    }
-    out
-}
-
-/// Appends `s` as a JSON string literal.
-pub(crate) fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// `s` as a JSON string literal.
-pub(crate) fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    push_json_string(&mut out, s);
-    out
-}
-
-/// Deserialises an object into its entries in document order, borrowing
-/// keys where they have no escapes and values always.
-struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for Entries<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(EntriesVisitor)
-    }
-}
-
-struct EntriesVisitor;
-
-impl<'de> Visitor<'de> for EntriesVisitor {
-    type Value = Entries<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(8));
-        while let Some((Key(k), v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
-            pairs.push((k, v));
-        }
-        Ok(Entries(pairs))
-    }
-}
-
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Owned(v.to_string())))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -501,20 +380,6 @@ mod tests {
     }
 
     #[test]
-    fn leading_elements_split_arrays() {
-        let (items, rest) = leading_elements(r#"[ {"a":1} , 2,3 ]"#, 2).expect("splits");
-        assert_eq!(items, vec![r#"{"a":1}"#, "2"]);
-        assert_eq!(rest, "3 ]");
-        let (items, rest) = leading_elements("[]", 3).expect("splits");
-        assert!(items.is_empty());
-        assert_eq!(rest, "]");
-        assert_eq!(splice_front(&["0".into()], rest), "[0");
-        let (_, rest) = leading_elements("[1,2]", 0).expect("splits");
-        assert_eq!(splice_front(&["0".into()], rest), "[0,");
-        assert_eq!(splice_front(&[], rest), "[");
-    }
-
-    #[test]
     fn paths_reach_into_nested_objects() {
         let text = r#"{"thinking":{"type":"enabled","budget_tokens":2048}}"#;
         let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -528,10 +393,5 @@ mod tests {
         );
         assert_eq!(get_path(text, &path(&["thinking", "nope"])), None);
         assert_eq!(get_path(text, &path(&["thinking", "type", "deeper"])), None);
-    }
-
-    #[test]
-    fn strings_escape_what_json_requires() {
-        assert_eq!(json_string("a\"b\\c\nd\u{1}é"), r#""a\"b\\c\nd\u0001é""#);
     }
 }

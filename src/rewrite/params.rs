@@ -6,9 +6,11 @@
 //! only one of them. Every decision lands in the report.
 
 use super::error::RewriteError;
-use super::json::{RawObject, json_string};
-use super::limits::{IntRange, Rules};
+use super::json::RawObject;
+use super::json_text::json_string;
+use super::limits::Rules;
 use super::plan::InferenceParams;
+use super::range::IntRange;
 use super::report::{
     ClampReason, DropReason, Origin, Param, ParamClamp, ParamDrop, ParamSet, ParamValue,
     RewriteReport,
@@ -105,35 +107,13 @@ fn consider(
     value: ParamValue,
     report: &mut RewriteReport,
 ) -> Option<Candidate> {
-    if matches!(value, ParamValue::Float(v) if !v.is_finite()) {
-        drop_profile(report, param, DropReason::InvalidValue, value, None);
-        return None;
-    }
-    let Some(slot) = ctx.slots.get(param) else {
-        drop_profile(report, param, DropReason::FamilyLacks, value, None);
-        return None;
+    let (slot, app) = match admit(doc, ctx, pins, param, &value) {
+        Ok(admitted) => admitted,
+        Err((reason, detail)) => {
+            drop_profile(report, param, reason, value, detail);
+            return None;
+        }
     };
-    if let Some(feature) = pins.feature_pinning(param) {
-        drop_profile(
-            report,
-            param,
-            DropReason::PinnedByRequest,
-            value,
-            Some(format!("request uses {feature}")),
-        );
-        return None;
-    }
-    let app = read_value(doc, slot.path);
-    if let (Some(app), true) = (&app, ctx.app_values_win) {
-        drop_profile(
-            report,
-            param,
-            DropReason::AppValueKept,
-            value,
-            Some(format!("application sent {app}")),
-        );
-        return None;
-    }
     let value = clamp(param, value, ctx.rules, pins.budget, report);
     let Some(json) = to_json(&value) else {
         drop_profile(report, param, DropReason::InvalidValue, value, None);
@@ -146,6 +126,41 @@ fn consider(
         json,
         app,
     })
+}
+
+/// Why a parameter is not written, with a detail for people.
+type Refusal = (DropReason, Option<String>);
+
+/// The slot for a parameter and the application's value there, unless the
+/// parameter must not be written at all.
+fn admit(
+    doc: &RawObject<'_>,
+    ctx: &ParamContext<'_, '_>,
+    pins: &Pins,
+    param: Param,
+    value: &ParamValue,
+) -> Result<(Slot, Option<String>), Refusal> {
+    if matches!(value, ParamValue::Float(v) if !v.is_finite()) {
+        return Err((DropReason::InvalidValue, None));
+    }
+    let slot = ctx
+        .slots
+        .get(param)
+        .ok_or((DropReason::FamilyLacks, None))?;
+    if let Some(feature) = pins.feature_pinning(param) {
+        return Err((
+            DropReason::PinnedByRequest,
+            Some(format!("request uses {feature}")),
+        ));
+    }
+    let app = read_value(doc, slot.path);
+    match (&app, ctx.app_values_win) {
+        (Some(app), true) => Err((
+            DropReason::AppValueKept,
+            Some(format!("application sent {app}")),
+        )),
+        _ => Ok((slot, app)),
+    }
 }
 
 fn drop_profile(
@@ -206,18 +221,7 @@ fn clamp(
     budget: Option<u64>,
     report: &mut RewriteReport,
 ) -> ParamValue {
-    let (clamped, reason) = match (param, &value) {
-        (Param::Temperature, ParamValue::Float(v)) => float(rules.temperature.clamp(*v)),
-        (Param::TopP, ParamValue::Float(v)) => float(rules.top_p.clamp(*v)),
-        (Param::FrequencyPenalty, ParamValue::Float(v)) => float(rules.frequency_penalty.clamp(*v)),
-        (Param::TopK, ParamValue::Int(v)) => int(rules.top_k.clamp(*v)),
-        (Param::MaxTokens, ParamValue::Int(v)) => int(IntRange {
-            min: Some(1),
-            max: rules.max_tokens,
-        }
-        .clamp(*v)),
-        _ => (value.clone(), None),
-    };
+    let (clamped, reason) = within_limits(param, &value, rules);
     if let Some(reason) = reason {
         report.clamped.push(ParamClamp {
             param,
@@ -231,15 +235,35 @@ fn clamp(
         // rejects such a request outright.
         (Param::MaxTokens, ParamValue::Int(v), Some(b)) if u64::from(*v) <= b => {
             let raised = ParamValue::Int(u32::try_from(b.saturating_add(1)).unwrap_or(u32::MAX));
+            let reason = ClampReason::ThinkingBudget;
             report.clamped.push(ParamClamp {
                 param,
                 from: clamped,
                 to: raised.clone(),
-                reason: ClampReason::ThinkingBudget,
+                reason,
             });
             raised
         }
         _ => clamped,
+    }
+}
+
+fn within_limits(
+    param: Param,
+    value: &ParamValue,
+    rules: &Rules<'_>,
+) -> (ParamValue, Option<ClampReason>) {
+    let max_tokens = IntRange {
+        min: Some(1),
+        max: rules.max_tokens,
+    };
+    match (param, value) {
+        (Param::Temperature, ParamValue::Float(v)) => float(rules.temperature.clamp(*v)),
+        (Param::TopP, ParamValue::Float(v)) => float(rules.top_p.clamp(*v)),
+        (Param::FrequencyPenalty, ParamValue::Float(v)) => float(rules.frequency_penalty.clamp(*v)),
+        (Param::TopK, ParamValue::Int(v)) => int(rules.top_k.clamp(*v)),
+        (Param::MaxTokens, ParamValue::Int(v)) => int(max_tokens.clamp(*v)),
+        _ => (value.clone(), None),
     }
 }
 
@@ -292,49 +316,61 @@ fn resolve_conflict(
             .get(p)
             .and_then(|s| read_value(doc, s.path).map(|v| (s, v)))
     };
-    let (app_keep, app_lose) = (app_of(keep), app_of(lose));
-    let position = |c: &[Candidate], p: Param| c.iter().position(|x| x.param == p);
-    let detail = || {
-        Some(format!(
-            "model refuses temperature with top_p; {keep} is kept"
-        ))
-    };
-    if let Some(i) = position(candidates, lose)
-        && (position(candidates, keep).is_some() || app_keep.is_some())
-    {
-        let c = candidates.remove(i);
-        drop_profile(
-            report,
-            c.param,
-            DropReason::RefusedCombination,
-            c.value,
-            detail(),
-        );
+    if position(candidates, keep).is_some() || app_of(keep).is_some() {
+        let detail = format!("model refuses temperature with top_p; {keep} is kept");
+        withdraw(candidates, lose, Some(detail), report);
     }
-    let (Some(i), Some((slot, app_value))) = (position(candidates, keep), app_lose) else {
+    let (Some(_), Some((slot, app_value))) = (position(candidates, keep), app_of(lose)) else {
         return None;
     };
     if ctx.app_values_win {
-        let c = candidates.remove(i);
-        drop_profile(
-            report,
-            c.param,
-            DropReason::RefusedCombination,
-            c.value,
+        withdraw(
+            candidates,
+            keep,
             Some(format!("application's {lose} stands")),
+            report,
         );
         return None;
     }
+    report_removal(report, lose, slot, app_value);
+    Some(slot)
+}
+
+/// Records that the application's value of `param` was taken out.
+fn report_removal(report: &mut RewriteReport, param: Param, slot: Slot, app_value: String) {
     let detail = Some(format!(
         "removed from {}; model refuses temperature with top_p",
         slot.dotted
     ));
+    let value = ParamValue::Json(app_value);
     report.dropped.push(ParamDrop {
-        param: lose,
+        param,
         reason: DropReason::RefusedCombination,
         origin: Origin::App,
-        value: ParamValue::Json(app_value),
+        value,
         detail,
     });
-    Some(slot)
+}
+
+/// Takes the profile's `param` out of the candidates, reported as refused.
+fn withdraw(
+    candidates: &mut Vec<Candidate>,
+    param: Param,
+    detail: Option<String>,
+    report: &mut RewriteReport,
+) {
+    if let Some(i) = position(candidates, param) {
+        let c = candidates.remove(i);
+        drop_profile(
+            report,
+            c.param,
+            DropReason::RefusedCombination,
+            c.value,
+            detail,
+        );
+    }
+}
+
+fn position(candidates: &[Candidate], param: Param) -> Option<usize> {
+    candidates.iter().position(|c| c.param == param)
 }

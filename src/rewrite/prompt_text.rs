@@ -94,26 +94,8 @@ fn llama3(prompt: &str, plan: &RewritePlan, location: &'static str) -> PromptEdi
         Some((text, after)) => (Some(text), after),
         None => (None, rest),
     };
-    let (system_text, system) = match &plan.system_prompt {
-        None => (app_system.map(str::to_string), None),
-        Some(managed) => match merge_text(app_system, managed, plan.prompt_mode) {
-            Merge::Unchanged(action) => (app_system.map(str::to_string), Some(action)),
-            Merge::Write(text, action) => (Some(text), Some(action)),
-        },
-    };
-    let examples: String = plan
-        .few_shots
-        .iter()
-        .map(|s| {
-            format!(
-                "{}{}{EOT}{}{}{EOT}",
-                header("user"),
-                s.user,
-                header("assistant"),
-                s.assistant
-            )
-        })
-        .collect();
+    let (system_text, system) = llama3_system(app_system, plan);
+    let examples = llama3_examples(&plan.few_shots);
     let skipped = if after.starts_with(&examples) {
         Some(FewShotSkip::AlreadyPresent)
     } else if !after.trim_start().starts_with(&header("user")) {
@@ -132,13 +114,30 @@ fn llama3(prompt: &str, plan: &RewritePlan, location: &'static str) -> PromptEdi
         out.push_str(&examples);
     }
     out.push_str(after);
-    finish(
-        prompt,
-        out,
-        system,
-        shots_report(&plan.few_shots, skipped, location),
-        location,
-    )
+    let few_shots = shots_report(&plan.few_shots, skipped, location);
+    finish(prompt, out, system, few_shots, location)
+}
+
+/// The text of the Llama 3 system block after the merge, and what happened.
+fn llama3_system(
+    app_system: Option<&str>,
+    plan: &RewritePlan,
+) -> (Option<String>, Option<SystemAction>) {
+    let Some(managed) = &plan.system_prompt else {
+        return (app_system.map(str::to_string), None);
+    };
+    match merge_text(app_system, managed, plan.prompt_mode) {
+        Merge::Unchanged(action) => (app_system.map(str::to_string), Some(action)),
+        Merge::Write(text, action) => (Some(text), Some(action)),
+    }
+}
+
+fn llama3_examples(shots: &[FewShot]) -> String {
+    let (user, assistant) = (header("user"), header("assistant"));
+    shots
+        .iter()
+        .map(|s| format!("{user}{}{EOT}{assistant}{}{EOT}", s.user, s.assistant))
+        .collect()
 }
 
 /// The text the rewriter puts before the application's first instruction.

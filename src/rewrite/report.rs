@@ -12,11 +12,17 @@ use super::plan::{Api, PromptMode};
 /// An inference parameter the rewriter manages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Param {
+    /// Sampling temperature.
     Temperature,
+    /// Top-k sampling (`top_k`, Cohere `k`, Nova `topK`).
     TopK,
+    /// Nucleus sampling (`top_p`, Cohere `p`, Nova `topP`).
     TopP,
+    /// The output token limit, however the family names it.
     MaxTokens,
+    /// Stop sequences (`stop_sequences`, `stop`, `stopSequences`).
     StopSequences,
+    /// Cohere's frequency penalty.
     FrequencyPenalty,
 }
 
@@ -58,8 +64,11 @@ impl fmt::Display for Param {
 /// A parameter value as the report shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamValue {
+    /// A real number (temperature, top_p, penalties).
     Float(f64),
+    /// A count (top_k, max tokens).
     Int(u32),
+    /// A list of strings (stop sequences).
     Strings(Vec<String>),
     /// A value the application sent, as its JSON text.
     Json(String),
@@ -147,7 +156,9 @@ impl ClampReason {
 /// A parameter written into the body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamSet {
+    /// Which parameter.
     pub param: Param,
+    /// The value written, after any clamping.
     pub value: ParamValue,
     /// Dotted path of the key written, e.g. `inferenceConfig.topP`.
     pub location: &'static str,
@@ -158,9 +169,13 @@ pub struct ParamSet {
 /// A parameter not written, or an application value removed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamDrop {
+    /// Which parameter.
     pub param: Param,
+    /// Why it was not written or was removed.
     pub reason: DropReason,
+    /// Whether it was the profile's value or the application's.
     pub origin: Origin,
+    /// The value dropped.
     pub value: ParamValue,
     /// Free text for people (which feature pinned it, which key held it).
     pub detail: Option<String>,
@@ -169,9 +184,13 @@ pub struct ParamDrop {
 /// A profile value changed to fit the model's documented limits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamClamp {
+    /// Which parameter.
     pub param: Param,
+    /// The profile's value.
     pub from: ParamValue,
+    /// The value after clamping.
     pub to: ParamValue,
+    /// Which limit moved it.
     pub reason: ClampReason,
 }
 
@@ -223,6 +242,7 @@ impl SystemAction {
 /// The managed system prompt's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SystemReport {
+    /// What was done.
     pub action: SystemAction,
     /// Where it went, e.g. `system`, `preamble`, `prompt`, `messages[0]`.
     pub location: &'static str,
@@ -255,6 +275,7 @@ pub struct FewShotReport {
     pub injected: usize,
     /// Where they went, e.g. `messages`, `chat_history`, `prompt`.
     pub location: &'static str,
+    /// Why none were written, if none were.
     pub skipped: Option<FewShotSkip>,
 }
 
@@ -263,9 +284,13 @@ pub struct FewShotReport {
 pub struct RewriteReport {
     /// `None` for a Converse request to a model outside the known families.
     pub family: Option<Family>,
+    /// The API whose body schema was used.
     pub api: Api,
+    /// Parameters written into the body.
     pub set: Vec<ParamSet>,
+    /// Parameters not written, and application values removed.
     pub dropped: Vec<ParamDrop>,
+    /// Values changed to fit the model's limits before being written.
     pub clamped: Vec<ParamClamp>,
     /// `None` when the plan had no system prompt.
     pub system_prompt: Option<SystemReport>,

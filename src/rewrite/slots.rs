@@ -188,6 +188,9 @@ pub(crate) fn table(
             frequency_penalty: slot!("additionalModelRequestFields", "frequency_penalty"),
             ..CONVERSE
         },
+        // Mistral's text-completion models take top_k natively, but the
+        // chat models under the same prefix do not, and Converse cannot tell
+        // them apart from the id alone: top_k is dropped for Mistral here.
         (Api::Converse, _) => CONVERSE,
         (Api::InvokeModel, Some(Family::Nova)) => nova_table(doc, schema)?,
         (Api::InvokeModel, Some(Family::Claude)) => CLAUDE,

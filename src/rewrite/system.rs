@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::json::json_string;
+use super::json_text::json_string;
 use super::plan::PromptMode;
 use super::report::SystemAction;
 
@@ -106,50 +106,59 @@ pub(crate) fn merge_blocks(
     mode: PromptMode,
     style: BlockStyle,
 ) -> Option<Merge> {
-    let blocks: Vec<&RawValue> = serde_json::from_str(list).ok()?;
-    let texts: Vec<Option<String>> = blocks.iter().map(|b| text_of(b)).collect();
-    let text_positions: Vec<usize> = texts
+    let raw: Vec<&RawValue> = serde_json::from_str(list).ok()?;
+    let blocks: Vec<Block<'_>> = raw
         .iter()
-        .enumerate()
-        .filter(|(_, t)| t.is_some())
-        .map(|(i, _)| i)
+        .map(|b| Block {
+            json: b.get(),
+            text: text_of(b),
+        })
         .collect();
-    let is_managed = |i: &usize| texts[*i].as_deref() == Some(managed);
-    let app_had_text = !text_positions.is_empty();
-    let already = match mode {
-        PromptMode::Keep if app_had_text => return Some(Merge::Unchanged(SystemAction::AppKept)),
-        PromptMode::Keep => false,
-        PromptMode::Prepend => text_positions.first().is_some_and(is_managed),
-        PromptMode::Append => text_positions.last().is_some_and(is_managed),
-        PromptMode::Replace => {
-            text_positions.len() == 1 && text_positions.first().is_some_and(is_managed)
-        }
-    };
-    if already {
-        return Some(Merge::Unchanged(SystemAction::AlreadyPresent));
+    let app_had_text = blocks.iter().any(|b| b.text.is_some());
+    if let Some(action) = unchanged_blocks(&blocks, managed, mode) {
+        return Some(Merge::Unchanged(action));
     }
     let managed_block = style.text_block(managed);
-    let mut out: Vec<&str> = blocks.iter().map(|b| b.get()).collect();
+    let mut out: Vec<&str> = blocks.iter().map(|b| b.json).collect();
     match mode {
         PromptMode::Append => out.push(&managed_block),
         PromptMode::Replace => {
-            let at = text_positions.first().copied().unwrap_or(0);
+            // Blocks before the first text block are kept, so its index is
+            // still where the managed block belongs once text blocks go.
+            let at = blocks.iter().position(|b| b.text.is_some()).unwrap_or(0);
             out = blocks
                 .iter()
-                .enumerate()
-                .filter(|(i, _)| texts[*i].is_none())
-                .map(|(_, b)| b.get())
+                .filter(|b| b.text.is_none())
+                .map(|b| b.json)
                 .collect();
-            // Text blocks before `at` are none by definition, so `at` still
-            // points at the first text block's place.
             out.insert(at.min(out.len()), &managed_block);
         }
         PromptMode::Prepend | PromptMode::Keep => out.insert(0, &managed_block),
     }
-    Some(Merge::Write(
-        format!("[{}]", out.join(",")),
-        SystemAction::for_mode(mode, app_had_text),
-    ))
+    let action = SystemAction::for_mode(mode, app_had_text);
+    Some(Merge::Write(format!("[{}]", out.join(",")), action))
+}
+
+/// One system block: its JSON as sent, and its text if it is a text block.
+struct Block<'a> {
+    json: &'a str,
+    text: Option<String>,
+}
+
+/// Why the block list stays as it is, if it does.
+fn unchanged_blocks(blocks: &[Block<'_>], managed: &str, mode: PromptMode) -> Option<SystemAction> {
+    let mut texts = blocks.iter().filter_map(|b| b.text.as_deref());
+    let is_managed = |t: Option<&str>| t == Some(managed);
+    let already = match mode {
+        PromptMode::Keep if blocks.iter().any(|b| b.text.is_some()) => {
+            return Some(SystemAction::AppKept);
+        }
+        PromptMode::Keep => false,
+        PromptMode::Prepend => is_managed(texts.next()),
+        PromptMode::Append => is_managed(texts.next_back()),
+        PromptMode::Replace => is_managed(texts.next()) && texts.next().is_none(),
+    };
+    already.then_some(SystemAction::AlreadyPresent)
 }
 
 #[cfg(test)]

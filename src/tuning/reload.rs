@@ -6,10 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{SharedTuning, Tuning};
-use crate::classify::ModelCall;
+use super::sources::TuningSources;
 use crate::config::{Overrides, Settings};
-use crate::record::Metrics;
 
 /// How often the file's modification time and size are looked at.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -29,57 +27,37 @@ fn stamp(path: &Path) -> Option<Stamp> {
     })
 }
 
-/// The file to watch and what a reload needs besides it.
+/// The file to watch, and the flags that keep overriding it.
 pub struct Watched {
     pub path: PathBuf,
-    /// The flags that keep overriding the file.
     pub overrides: Overrides,
-    /// The classifier's model call, kept across reloads.
-    pub model_call: Option<ModelCall>,
 }
 
 /// Watches the file until the process ends.
-pub fn spawn(
-    watched: Watched,
-    shared: SharedTuning,
-    metrics: Arc<Metrics>,
-) -> tokio::task::JoinHandle<()> {
+pub fn spawn(watched: Watched, sources: Arc<TuningSources>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let path = watched.path.clone();
-        let mut last = stamp(&path);
+        let mut last = stamp(&watched.path);
         loop {
             tokio::time::sleep(POLL_INTERVAL).await;
-            let now = stamp(&path);
-            if now == last {
-                continue;
+            let now = stamp(&watched.path);
+            if now != last {
+                last = now;
+                reload(&watched, &sources);
             }
-            last = now;
-            let outcome = reload(&watched, &shared);
-            metrics.config_reloads.with_label_values(&[outcome]).inc();
         }
     })
 }
 
-/// Loads and checks the whole file, then swaps the tuning state in one go.
-fn reload(watched: &Watched, shared: &SharedTuning) -> &'static str {
-    let path = &watched.path;
-    let settings = match Settings::load(Some(path), &watched.overrides) {
-        Ok(settings) => settings,
-        Err(errors) => {
-            tracing::warn!(file = %path.display(), errors = %errors, "config_reload_rejected");
-            return "rejected";
-        }
-    };
-    match Tuning::from_settings(&settings.tuning, watched.model_call.clone()) {
-        Ok(tuning) => {
-            shared.store(Arc::new(tuning));
-            tracing::info!(file = %path.display(), "config_reloaded");
-            "applied"
+/// Loads and checks the whole file, then hands its tuning layer over.
+fn reload(watched: &Watched, sources: &TuningSources) {
+    match Settings::load(Some(&watched.path), &watched.overrides) {
+        Ok(settings) => {
+            sources.set_file(settings.tuning);
         }
         Err(errors) => {
-            let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            tracing::warn!(file = %path.display(), errors = %errors.join("; "), "config_reload_rejected");
-            "rejected"
+            let file = watched.path.display();
+            tracing::warn!(%file, errors = %errors, "config_reload_rejected");
+            sources.count_rejected();
         }
     }
 }

@@ -155,6 +155,9 @@ pub struct Sidecar {
     pub port: u16,
     pub admin_port: u16,
     pub process: Process,
+    /// The sidecar's working directory: its default embedded store lands
+    /// here, apart from every other test's.
+    pub workdir: tempfile::TempDir,
 }
 
 impl Sidecar {
@@ -180,8 +183,10 @@ impl Sidecar {
 
     pub fn start_with_env(upstream: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let (port, admin_port) = (free_port(), free_port());
+        let workdir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-tuner"));
         command
+            .current_dir(workdir.path())
             .arg("serve")
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--admin-listen", &format!("127.0.0.1:{admin_port}")])
@@ -205,6 +210,7 @@ impl Sidecar {
             port,
             admin_port,
             process: Process { child },
+            workdir,
         };
         sidecar.wait_until_healthy();
         sidecar
