@@ -95,6 +95,7 @@ pub struct TuningSettings {
     pub few_shots: Vec<crate::fewshot::FewShotEntry>,
     pub intent_rules: Vec<crate::classify::RuleEntry>,
     pub classifier: raw::RawClassifier,
+    pub quality: crate::score::RawQualityTable,
     /// The store's layer, filled in by the store refresh (never by the
     /// file): it wins over the file where both name a profile or an
     /// experiment.

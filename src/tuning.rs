@@ -17,6 +17,7 @@ use crate::config::{ConfigError, TuningSettings};
 use crate::experiment::ExperimentSet;
 use crate::fewshot::FewShotLibrary;
 use crate::prompts::PromptLibrary;
+use crate::score::QualityChecks;
 
 mod libraries;
 pub mod reload;
@@ -74,6 +75,7 @@ pub struct Tuning {
     pub few_shots: Arc<FewShotLibrary>,
     /// `None` when classification is off.
     pub classifier: Option<Arc<Classifier>>,
+    pub quality: Arc<QualityChecks>,
 }
 
 impl std::fmt::Debug for Tuning {
@@ -120,6 +122,12 @@ impl Tuning {
         let (prompts, few_shots) = libraries::load(settings, &profiles)?;
         let classifier = libraries::classifier(settings, model_call)?;
         let experiments = ExperimentSet::resolve(&experiments(settings), &profiles)?;
+        let quality = QualityChecks::with_overrides(&settings.quality).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| ConfigError::new(e.key, e.message))
+                .collect::<Vec<_>>()
+        })?;
         Ok(Self {
             profiles,
             limits: Arc::new(limits),
@@ -128,6 +136,7 @@ impl Tuning {
             prompts: Arc::new(prompts),
             few_shots: Arc::new(few_shots),
             classifier: classifier.map(Arc::new),
+            quality: Arc::new(quality),
         })
     }
 }

@@ -137,6 +137,14 @@ async fn observations_and_feedback_reach_the_store_exactly() {
         );
         let errors = &v.metrics["error"];
         assert_eq!(errors.requests.sum, 0.0);
+        // Every answer was scored: quality and relevance in [0, 1].
+        for metric in ["quality", "relevance"] {
+            let m = &v.metrics[metric];
+            assert_eq!(m.requests.n, *expected, "{metric} of {variant}");
+            let mean = m.requests.sum / m.requests.n as f64;
+            assert!((0.0..=1.0).contains(&mean), "{metric} mean {mean}");
+        }
+        assert_eq!(v.metrics["output_tokens"].requests.n, *expected);
     }
     let thumbs = &results.variants[&first_variant].metrics["thumbs_up"];
     assert_eq!((thumbs.requests.n, thumbs.requests.sum), (1, 1.0));

@@ -75,7 +75,14 @@ pub fn run(
             intent,
             revision,
             author: who,
-        } => rollback(&session, &intent, revision, &author(who.as_deref()), json, out),
+        } => rollback(
+            &session,
+            &intent,
+            revision,
+            &author(who.as_deref()),
+            json,
+            out,
+        ),
     }
 }
 
@@ -103,7 +110,9 @@ fn set(
     check_layer(session, intent, &body)?;
     let expected = current.as_ref().map_or(0, |d| d.revision);
     let who = author(args.author.as_deref());
-    let put = session.store.put(Kind::Profile, intent, &body, expected, &who);
+    let put = session
+        .store
+        .put(Kind::Profile, intent, &body, expected, &who);
     let revision = session
         .block_on(put)
         .map_err(|e| store_error(&e, &format!("cannot set profile `{intent}`")))?;
@@ -120,7 +129,9 @@ fn rollback(
     out: &mut dyn Write,
 ) -> Result<(), CommandError> {
     let Some(current) = latest(session, intent)? else {
-        return Err(CommandError::new(format!("no stored profile for intent `{intent}`")));
+        return Err(CommandError::new(format!(
+            "no stored profile for intent `{intent}`"
+        )));
     };
     let target = session
         .block_on(session.store.revision(Kind::Profile, intent, to))
@@ -151,7 +162,9 @@ fn history(
 ) -> Result<(), CommandError> {
     let revisions = all_revisions(session, intent)?;
     if revisions.is_empty() {
-        return Err(CommandError::new(format!("no stored profile for intent `{intent}`")));
+        return Err(CommandError::new(format!(
+            "no stored profile for intent `{intent}`"
+        )));
     }
     let empty = Value::Object(Map::new());
     let rows: Vec<Value> = revisions
@@ -171,7 +184,12 @@ fn history(
     if json {
         return write_json(out, &json!(rows));
     }
-    writeln!(out, "{:>4}  {:<20}  {:<16}  CHANGED", "REV", "UPDATED AT", "AUTHOR").map_err(io_error)?;
+    writeln!(
+        out,
+        "{:>4}  {:<20}  {:<16}  CHANGED",
+        "REV", "UPDATED AT", "AUTHOR"
+    )
+    .map_err(io_error)?;
     for row in &rows {
         let changed: Vec<&str> = row["changed"]
             .as_array()
@@ -183,7 +201,11 @@ fn history(
             row["revision"],
             row["updated_at"].as_str().unwrap_or("-"),
             row["updated_by"].as_str().unwrap_or("-"),
-            if changed.is_empty() { "-".to_string() } else { changed.join(", ") }
+            if changed.is_empty() {
+                "-".to_string()
+            } else {
+                changed.join(", ")
+            }
         )
         .map_err(io_error)?;
     }
@@ -239,14 +261,18 @@ fn read_fields(file: &PathBuf) -> Result<Map<String, Value>, CommandError> {
     };
     match value {
         Value::Object(fields) => Ok(fields),
-        _ => Err(CommandError::new(format!("{name}: expected a table of profile fields"))),
+        _ => Err(CommandError::new(format!(
+            "{name}: expected a table of profile fields"
+        ))),
     }
 }
 
 /// `KEY=VALUE`, the value read as TOML, or as a string when it is not.
 fn parse_field(pair: &str) -> Result<(String, Value), CommandError> {
     let Some((key, text)) = pair.split_once('=') else {
-        return Err(CommandError::new(format!("--field {pair}: expected KEY=VALUE")));
+        return Err(CommandError::new(format!(
+            "--field {pair}: expected KEY=VALUE"
+        )));
     };
     let key = key.trim().to_string();
     let text = text.trim();
@@ -254,7 +280,10 @@ fn parse_field(pair: &str) -> Result<(String, Value), CommandError> {
         .ok()
         .and_then(|mut t| t.remove("v"))
         .and_then(|v| serde_json::to_value(v).ok());
-    Ok((key, parsed.unwrap_or_else(|| Value::String(text.to_string()))))
+    Ok((
+        key,
+        parsed.unwrap_or_else(|| Value::String(text.to_string())),
+    ))
 }
 
 fn object(body: &Value) -> Map<String, Value> {
@@ -285,8 +314,16 @@ fn report(
         let report = json!({"intent": intent, "revision": revision, "updated_by": who, "changed": changed, "layer": body});
         return write_json(out, &report);
     }
-    let changed = if changed.is_empty() { "nothing".to_string() } else { changed.join(", ") };
-    writeln!(out, "profile {intent}: revision {revision} by {who} (changed: {changed})").map_err(io_error)
+    let changed = if changed.is_empty() {
+        "nothing".to_string()
+    } else {
+        changed.join(", ")
+    };
+    writeln!(
+        out,
+        "profile {intent}: revision {revision} by {who} (changed: {changed})"
+    )
+    .map_err(io_error)
 }
 
 #[cfg(test)]
@@ -298,8 +335,14 @@ mod tests {
         let parse = |s: &str| parse_field(s).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(parse("temperature=0.3"), ("temperature".into(), json!(0.3)));
         assert_eq!(parse("top_k = 40"), ("top_k".into(), json!(40)));
-        assert_eq!(parse("stop_sequences=[\"a\"]"), ("stop_sequences".into(), json!(["a"])));
-        assert_eq!(parse("system_prompt_key=qa_v4"), ("system_prompt_key".into(), json!("qa_v4")));
+        assert_eq!(
+            parse("stop_sequences=[\"a\"]"),
+            ("stop_sequences".into(), json!(["a"]))
+        );
+        assert_eq!(
+            parse("system_prompt_key=qa_v4"),
+            ("system_prompt_key".into(), json!("qa_v4"))
+        );
         assert!(parse_field("temperature").is_err());
     }
 
@@ -307,6 +350,9 @@ mod tests {
     fn changes_name_added_changed_and_removed_fields() {
         let before = json!({"temperature": 0.2, "top_k": 40, "version": "a"});
         let after = json!({"temperature": 0.3, "top_k": 40, "top_p": 0.9});
-        assert_eq!(changed_fields(&before, &after), ["temperature", "top_p", "version"]);
+        assert_eq!(
+            changed_fields(&before, &after),
+            ["temperature", "top_p", "version"]
+        );
     }
 }

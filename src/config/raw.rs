@@ -11,6 +11,7 @@ use crate::experiment::RawExperiment;
 use crate::fewshot::FewShotEntry;
 use crate::observe::prices::Price;
 use crate::profile::RawProfile;
+use crate::score::RawQualityTable;
 use crate::store::RawStoreConfig;
 
 /// `sidecar.toml`, section by section. Every field is optional: a missing
@@ -47,6 +48,9 @@ pub struct RawConfig {
     /// Where profiles, experiments and results are kept.
     #[serde(default)]
     pub store: RawStoreConfig,
+    /// Quality checks per intent, over the built-in ones check by check.
+    #[serde(default)]
+    pub quality: RawQualityTable,
     /// USD per 1,000 tokens by model-id prefix, for the cost metric.
     #[serde(default)]
     pub prices: BTreeMap<String, Price>,

@@ -341,6 +341,7 @@ fn tuning(check: &mut Checker, raw: &RawConfig) -> TuningSettings {
         few_shots: raw.few_shots.clone(),
         intent_rules: raw.intent_rules.clone(),
         classifier: raw.classifier.clone(),
+        quality: raw.quality.clone(),
         store_profiles: Default::default(),
         store_experiments: Vec::new(),
     }

@@ -38,9 +38,13 @@ pub fn stream_back(
     let event_stream = ctx.route.operation.is_stream() || is_event_stream(&parts.headers);
     let usage = Usage::from_headers(&parts.headers);
     let status = parts.status;
+    let scoring = ctx.tuned.scoring.is_some();
     ctx.times.answered = Some(Instant::now());
     let on_end = Box::new(move |report: TapReport| finish(&ctx, status, report, &recorder));
-    let body = TappedBody::new(body, event_stream, usage, on_end);
+    let mut body = TappedBody::new(body, event_stream, usage, on_end);
+    if scoring {
+        body = body.with_answer_text();
+    }
     Response::from_parts(parts, body.boxed_unsync())
 }
 
@@ -74,6 +78,7 @@ fn is_event_stream(headers: &HeaderMap) -> bool {
 fn finish(ctx: &RequestContext, status: http::StatusCode, report: TapReport, recorder: &Recorder) {
     let times = &ctx.times;
     let outcome = outcome(status, &report);
+    let answer = report.answer.clone();
     let observation = Observation {
         labels: ctx.labels.clone(),
         outcome,
@@ -97,7 +102,7 @@ fn finish(ctx: &RequestContext, status: http::StatusCode, report: TapReport, rec
             tag.session.as_deref(),
         );
         if let Some(o) =
-            super::observation::of_request(ctx, &observation, ctx.tuned.coverage, prices)
+            super::observation::of_request(ctx, &observation, answer.as_deref(), prices)
         {
             sink.observe(o);
         }

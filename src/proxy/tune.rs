@@ -6,18 +6,23 @@
 //! rewrite is forwarded unchanged and counted, unless the operator chose
 //! to fail closed.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use super::context::RequestContext;
 use super::intent::{self, BodyView};
 use super::variant::{self, ExperimentTag};
+use crate::classify::last_user_message;
 use crate::error::ProxyError;
+use crate::experiment::Reason;
 use crate::experiment::session::{self, SessionSource};
 use crate::fewshot::Strategy;
 use crate::profile::{Profile, UNKNOWN_INTENT};
 use crate::proxy::route::Operation;
 use crate::record::Metrics;
 use crate::rewrite::{self, Api, FewShot, RewriteError, RewritePlan, RewriteReport};
+use crate::score::{QualityChecks, request_text_from_json};
 use crate::tuning::{Tuning, Unparseable};
 
 /// What the tune stage decided, kept in the request context.
@@ -31,6 +36,20 @@ pub struct TuneOutcome {
     pub path: Option<String>,
     /// The experiment's coverage when the request was placed: its phase.
     pub coverage: Option<f64>,
+    /// What the answer of an observed request is scored against.
+    pub scoring: Option<Arc<Scoring>>,
+}
+
+/// The request's side of quality and relevance scoring, kept until the
+/// answer has streamed back.
+#[derive(Debug)]
+pub struct Scoring {
+    pub checks: Arc<QualityChecks>,
+    pub intent: String,
+    /// Everything the app sent, for grounding (bounded).
+    pub request_text: String,
+    /// The last user message, for relevance.
+    pub question: String,
 }
 
 /// Returns the body to send upstream for this request.
@@ -74,6 +93,14 @@ pub async fn tune(
         }
         None => model,
     };
+    if ctx
+        .tuned
+        .experiment
+        .as_ref()
+        .is_some_and(|t| t.reason == Reason::Assigned)
+    {
+        ctx.tuned.scoring = scoring(tuning, &placed.profile.intent, &view);
+    }
     let plan = plan_for(
         placed.profile,
         tuning,
@@ -98,6 +125,17 @@ pub fn api_of(operation: Operation) -> Option<Api> {
         Operation::Converse | Operation::ConverseStream => Some(Api::Converse),
         Operation::CountTokens | Operation::Other => None,
     }
+}
+
+/// Only answers of observed requests are scored, so only they pay for it.
+fn scoring(tuning: &Tuning, intent: &str, body: &BodyView<'_>) -> Option<Arc<Scoring>> {
+    let json = body.json()?;
+    Some(Arc::new(Scoring {
+        checks: Arc::clone(&tuning.quality),
+        intent: intent.to_string(),
+        request_text: request_text_from_json(json),
+        question: last_user_message(json).unwrap_or_default(),
+    }))
 }
 
 /// The session header, or a key derived from the conversation.

@@ -16,7 +16,11 @@ use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
+use base64::Engine;
+use serde_json::Value;
+
 use super::usage::Usage;
+use crate::score::{StreamText, answer_text_from_json};
 
 /// JSON answers larger than this are forwarded whole but not read for
 /// usage (the token-count headers still are).
@@ -37,6 +41,8 @@ pub enum BodyEnd {
 #[derive(Debug, Clone)]
 pub struct TapReport {
     pub end: BodyEnd,
+    /// The answer's text, when it was asked for (observed requests).
+    pub answer: Option<String>,
     pub usage: Usage,
     pub first_byte: Option<Instant>,
     pub finished: Instant,
@@ -67,6 +73,8 @@ pub struct TappedBody {
     /// Set once an exception frame replaced an upstream failure: the body
     /// then ends cleanly.
     closed: bool,
+    /// Gathers a stream's text for scoring, when asked to.
+    text: Option<StreamText>,
 }
 
 impl TappedBody {
@@ -90,7 +98,14 @@ impl TappedBody {
             bytes: 0,
             on_end: Some(on_end),
             closed: false,
+            text: None,
         }
+    }
+
+    /// Also gathers the answer's text (bounded), for quality scoring.
+    pub fn with_answer_text(mut self) -> Self {
+        self.text = Some(StreamText::new());
+        self
     }
 
     fn observe(&mut self, data: &Bytes) {
@@ -99,7 +114,7 @@ impl TappedBody {
         match &mut self.reader {
             Reader::EventStream { decoder, pending } => {
                 pending.extend_from_slice(data);
-                decode_available(decoder, pending, &mut self.usage);
+                decode_available(decoder, pending, &mut self.usage, self.text.as_mut());
             }
             Reader::Json { copy, overflowed } => {
                 if copy.len() + data.len() <= JSON_COPY_LIMIT {
@@ -141,17 +156,25 @@ impl TappedBody {
         let Some(on_end) = self.on_end.take() else {
             return;
         };
+        let mut answer = self.text.take().map(StreamText::into_text);
         if let Reader::Json {
             copy,
             overflowed: false,
         } = &self.reader
         {
+            let json: Option<Value> = serde_json::from_slice(copy).ok();
             let mut from_body = Usage::default();
-            from_body.absorb_json_body(copy);
+            if let Some(json) = &json {
+                from_body.absorb_json_value(json);
+                if answer.is_some() {
+                    answer = Some(answer_text_from_json(json));
+                }
+            }
             merge_missing(&mut self.usage, from_body);
         }
         on_end(TapReport {
             end,
+            answer,
             usage: std::mem::take(&mut self.usage),
             first_byte: self.first_byte,
             finished: Instant::now(),
@@ -167,10 +190,22 @@ fn merge_missing(into: &mut Usage, from: Usage) {
     into.stop_reason = into.stop_reason.take().or(from.stop_reason);
 }
 
-fn decode_available(decoder: &mut MessageFrameDecoder, pending: &mut BytesMut, usage: &mut Usage) {
+fn decode_available(
+    decoder: &mut MessageFrameDecoder,
+    pending: &mut BytesMut,
+    usage: &mut Usage,
+    mut text: Option<&mut StreamText>,
+) {
     loop {
         match decoder.decode_frame(&mut *pending) {
-            Ok(DecodedFrame::Complete(message)) => usage.absorb_event(&message),
+            Ok(DecodedFrame::Complete(message)) => {
+                usage.absorb_event(&message);
+                if let (Some(text), Some(event)) =
+                    (text.as_deref_mut(), event_json(message.payload()))
+                {
+                    text.push(&event);
+                }
+            }
             Ok(DecodedFrame::Incomplete) => return,
             Err(error) => {
                 // A frame the side decoder cannot read is still forwarded;
@@ -181,6 +216,19 @@ fn decode_available(decoder: &mut MessageFrameDecoder, pending: &mut BytesMut, u
                 return;
             }
         }
+    }
+}
+
+/// A stream event's JSON; InvokeModel streams wrap the model's own event
+/// in base64 under `bytes`.
+fn event_json(payload: &[u8]) -> Option<Value> {
+    let json: Value = serde_json::from_slice(payload).ok()?;
+    match json.get("bytes").and_then(Value::as_str) {
+        Some(b64) => {
+            serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(b64).ok()?)
+                .ok()
+        }
+        None => Some(json),
     }
 }
 

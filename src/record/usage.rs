@@ -42,6 +42,11 @@ impl Usage {
         }
     }
 
+    /// The same, from an already parsed answer.
+    pub fn absorb_json_value(&mut self, json: &Value) {
+        self.absorb_json(json);
+    }
+
     /// Reads one decoded event-stream message.
     pub fn absorb_event(&mut self, message: &Message) {
         self.events += 1;

@@ -78,13 +78,18 @@ impl StoreSession {
         layers.store_experiments = experiments;
         Tuning::from_settings(&layers, None).map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-            CommandError::new(format!("refused, it would not validate:\n{}", lines.join("\n")))
+            CommandError::new(format!(
+                "refused, it would not validate:\n{}",
+                lines.join("\n")
+            ))
         })
     }
 }
 
 /// A stored body as its serde type; a body that does not parse is named.
-pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(doc: &Document) -> Result<T, CommandError> {
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
+    doc: &Document,
+) -> Result<T, CommandError> {
     serde_json::from_value(doc.body.clone()).map_err(|e| {
         CommandError::new(format!(
             "stored {} `{}` revision {} does not parse: {e}",

@@ -6,9 +6,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::context::{
-    StoreSession, io_error, now_rfc3339, parse_body, store_error, write_json,
-};
+use super::context::{StoreSession, io_error, now_rfc3339, parse_body, store_error, write_json};
 use crate::cli::CommandError;
 use crate::experiment::{ExperimentSet, RawExperiment};
 use crate::store::{Document, Kind};
@@ -70,7 +68,9 @@ pub(super) fn create(
     check_alone(session, &raw, &file.display().to_string())?;
     check_in_force(session, &raw)?;
     let body = to_body(&raw)?;
-    let put = session.store.put(Kind::Experiment, &raw.id, &body, 0, &change.author);
+    let put = session
+        .store
+        .put(Kind::Experiment, &raw.id, &body, 0, &change.author);
     let revision = session.block_on(put).map_err(|e| match e {
         crate::store::StoreError::Conflict { current } => CommandError::new(format!(
             "experiment `{}` already exists (revision {current}); choose another id",
@@ -109,9 +109,7 @@ pub(super) fn transition(
         .store
         .put(Kind::Experiment, id, &body, doc.revision, &change.author);
     let doing = format!("cannot {} experiment `{id}`", transition.name());
-    let revision = session
-        .block_on(put)
-        .map_err(|e| store_error(&e, &doing))?;
+    let revision = session.block_on(put).map_err(|e| store_error(&e, &doing))?;
     let entry = json!({
         "what": transition.name(),
         "from": from,
@@ -171,8 +169,8 @@ fn read_definition(file: &Path) -> Result<RawExperiment, CommandError> {
     let name = file.display();
     let text = std::fs::read_to_string(file)
         .map_err(|e| CommandError::new(format!("cannot read {name}: {e}")))?;
-    let is_json = file.extension().is_some_and(|e| e == "json")
-        || text.trim_start().starts_with('{');
+    let is_json =
+        file.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
     match is_json {
         true => serde_json::from_str(&text)
             .map_err(|e| CommandError::new(format!("{name} is not a valid experiment: {e}"))),
@@ -184,14 +182,24 @@ fn read_definition(file: &Path) -> Result<RawExperiment, CommandError> {
 
 /// The definition on its own against the profiles in force, so that its
 /// errors name the file's own keys.
-fn check_alone(session: &StoreSession, raw: &RawExperiment, label: &str) -> Result<(), CommandError> {
+fn check_alone(
+    session: &StoreSession,
+    raw: &RawExperiment,
+    label: &str,
+) -> Result<(), CommandError> {
     let tuning = session.tuning_with(session.store_profiles()?, Vec::new())?;
     ExperimentSet::resolve(std::slice::from_ref(raw), &tuning.profiles)
         .map(|_| ())
         .map_err(|errors| {
             let lines: Vec<String> = errors
                 .iter()
-                .map(|e| format!("  {}: {}", e.key.replacen("experiments[0]", label, 1), e.message))
+                .map(|e| {
+                    format!(
+                        "  {}: {}",
+                        e.key.replacen("experiments[0]", label, 1),
+                        e.message
+                    )
+                })
                 .collect();
             CommandError::new(format!("invalid experiment:\n{}", lines.join("\n")))
         })
@@ -221,7 +229,9 @@ fn check_in_force(session: &StoreSession, raw: &RawExperiment) -> Result<(), Com
         }
     }
     stored.push(raw.clone());
-    session.tuning_with(session.store_profiles()?, stored).map(|_| ())
+    session
+        .tuning_with(session.store_profiles()?, stored)
+        .map(|_| ())
 }
 
 fn to_body(raw: &RawExperiment) -> Result<Value, CommandError> {
@@ -255,10 +265,14 @@ fn log_and_report(
             )
         })?;
     if change.json {
-        let report = json!({"experiment": id, "revision": revision, "decision": sequence, "entry": entry});
+        let report =
+            json!({"experiment": id, "revision": revision, "decision": sequence, "entry": entry});
         return write_json(out, &report);
     }
-    let what = entry.get("what").and_then(Value::as_str).unwrap_or("change");
+    let what = entry
+        .get("what")
+        .and_then(Value::as_str)
+        .unwrap_or("change");
     let to = entry.get("to").and_then(Value::as_str).unwrap_or("-");
     writeln!(
         out,

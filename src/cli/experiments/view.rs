@@ -16,7 +16,11 @@ use crate::store::{Decision, Kind, PageRequest};
 const LOG_PAGE: u32 = 100;
 
 /// `experiments list`.
-pub(super) fn list(session: &StoreSession, json: bool, out: &mut dyn Write) -> Result<(), CommandError> {
+pub(super) fn list(
+    session: &StoreSession,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), CommandError> {
     let docs = session.list(Kind::Experiment)?;
     let rows: Vec<(RawExperiment, &crate::store::Document)> = docs
         .iter()
@@ -100,16 +104,30 @@ pub(super) fn show(
         raw.control, raw.coverage, raw.primary_metric, raw.confidence, raw.min_sample_per_variant
     )
     .map_err(io)?;
-    for (key, value) in [("start", &raw.start), ("end", &raw.end), ("winner", &raw.winner)] {
+    for (key, value) in [
+        ("start", &raw.start),
+        ("end", &raw.end),
+        ("winner", &raw.winner),
+    ] {
         if let Some(value) = value {
             writeln!(out, "  {key} {value}").map_err(io)?;
         }
     }
-    writeln!(out, "\n{:<16} {:>7}  {:<36} OVERRIDES", "VARIANT", "WEIGHT", "MODEL").map_err(io)?;
+    writeln!(
+        out,
+        "\n{:<16} {:>7}  {:<36} OVERRIDES",
+        "VARIANT", "WEIGHT", "MODEL"
+    )
+    .map_err(io)?;
     for v in &raw.variants {
         let overrides = serde_json::to_string(&v.overrides).unwrap_or_default();
         let model = v.model_id.as_deref().unwrap_or("-");
-        writeln!(out, "{:<16} {:>7} {:<36} {overrides}", v.name, v.weight, model).map_err(io)?;
+        writeln!(
+            out,
+            "{:<16} {:>7} {:<36} {overrides}",
+            v.name, v.weight, model
+        )
+        .map_err(io)?;
     }
     write_log(&log, out)
 }
@@ -121,7 +139,13 @@ fn write_log(log: &[Decision], out: &mut dyn Write) -> Result<(), CommandError> 
         writeln!(out, "  (empty)").map_err(io)?;
     }
     for d in log {
-        let field = |k: &str| d.entry.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+        let field = |k: &str| {
+            d.entry
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("-")
+                .to_string()
+        };
         writeln!(
             out,
             "  #{:<3} {}  {:<9} {:>9} → {:<9} by {:<12} why: {}",
@@ -158,13 +182,14 @@ fn decisions(session: &StoreSession, id: &str) -> Result<Vec<Decision>, CommandE
 fn resolved(session: &StoreSession, id: &str) -> Result<Experiment, CommandError> {
     let raw: RawExperiment = parse_body(&latest(session, id)?)?;
     let tuning = session.tuning_with(session.store_profiles()?, Vec::new())?;
-    let set = ExperimentSet::resolve(std::slice::from_ref(&raw), &tuning.profiles).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-        CommandError::new(format!(
-            "stored experiment `{id}` does not validate:\n{}",
-            lines.join("\n")
-        ))
-    })?;
+    let set =
+        ExperimentSet::resolve(std::slice::from_ref(&raw), &tuning.profiles).map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+            CommandError::new(format!(
+                "stored experiment `{id}` does not validate:\n{}",
+                lines.join("\n")
+            ))
+        })?;
     set.get(id)
         .map(|e| e.as_ref().clone())
         .ok_or_else(|| CommandError::new(format!("no experiment `{id}` in the store")))
@@ -226,16 +251,45 @@ fn write_assignment(report: &Value, out: &mut dyn Write) -> Result<(), CommandEr
         .as_array()
         .map(|all| {
             all.iter()
-                .map(|s| format!("{} [{}, {})", text_of(&s["variant"]), round(&s["from"]), round(&s["to"])))
+                .map(|s| {
+                    format!(
+                        "{} [{}, {})",
+                        text_of(&s["variant"]),
+                        round(&s["from"]),
+                        round(&s["to"])
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
     let lines = [
-        ("experiment", format!("{} (intent {}, {})", text("experiment"), text("intent"), text("status"))),
+        (
+            "experiment",
+            format!(
+                "{} (intent {}, {})",
+                text("experiment"),
+                text("intent"),
+                text("status")
+            ),
+        ),
         ("session", text("session")),
-        ("position", format!("{:.6} in [0, 1), in the slice of {}", report["position"].as_f64().unwrap_or(0.0), text("slice"))),
+        (
+            "position",
+            format!(
+                "{:.6} in [0, 1), in the slice of {}",
+                report["position"].as_f64().unwrap_or(0.0),
+                text("slice")
+            ),
+        ),
         ("slices", slices.join("  ")),
-        ("coverage", format!("{} (this session takes part from coverage {:.6})", text("coverage"), report["entry_coverage"].as_f64().unwrap_or(1.0))),
+        (
+            "coverage",
+            format!(
+                "{} (this session takes part from coverage {:.6})",
+                text("coverage"),
+                report["entry_coverage"].as_f64().unwrap_or(1.0)
+            ),
+        ),
         ("variant", text("variant")),
         ("reason", format!("{}: {}", text("reason"), text("why"))),
     ];
@@ -246,7 +300,9 @@ fn write_assignment(report: &Value, out: &mut dyn Write) -> Result<(), CommandEr
 }
 
 fn text_of(value: &Value) -> String {
-    value.as_str().map_or_else(|| value.to_string(), str::to_string)
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_string)
 }
 
 /// A slice bound for reading: weights are short decimals, sums of them
@@ -259,7 +315,9 @@ fn round(value: &Value) -> String {
 fn why(experiment: &Experiment, reason: Reason, variant: &str) -> String {
     match reason {
         Reason::Assigned => format!("inside the coverage: served {variant} and observed"),
-        Reason::NotCovered => "outside the current coverage: served the control, not observed".into(),
+        Reason::NotCovered => {
+            "outside the current coverage: served the control, not observed".into()
+        }
         Reason::NoSession => "no session key: served the control, not observed".into(),
         Reason::Paused => format!(
             "the experiment is {}: everyone gets the control, nobody is observed",
@@ -279,7 +337,10 @@ pub(super) fn analyze(
 ) -> Result<(), CommandError> {
     let experiment = resolved(session, id)?;
     let report = session
-        .block_on(crate::analysis::analyze_experiment(&session.store, &experiment))
+        .block_on(crate::analysis::analyze_experiment(
+            &session.store,
+            &experiment,
+        ))
         .map_err(|e| store_error(&e, &format!("cannot read the results of `{id}`")))?;
     if json {
         // Exactly what `analyze --summary --json` prints for a report.
@@ -295,5 +356,6 @@ pub(super) fn analyze(
         experiment.status.as_str()
     )
     .map_err(io_error)?;
-    out.write_all(render_text(&report).as_bytes()).map_err(io_error)
+    out.write_all(render_text(&report).as_bytes())
+        .map_err(io_error)
 }
