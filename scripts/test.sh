@@ -21,7 +21,7 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-  -r tests/e2e/requirements.txt
+  -r tests/e2e/requirements.txt -r tests/store_requirements.txt
 
 step "javascript SDK (tests/js)"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)

@@ -34,6 +34,8 @@ pub enum Command {
     SampleSize(sample_size::SampleSizeArgs),
     /// Create the store's tables (development and tests).
     Store(store::StoreArgs),
+    /// Experiments in the store: create, start, pause, resume, complete, assign, analyze.
+    Experiments(experiments::ExperimentsArgs),
 }
 
 /// A command that could not do what was asked, with a message for the
@@ -65,14 +67,17 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CommandError> {
         Command::Analyze(args) => analyze::run(args, out),
         Command::SampleSize(args) => sample_size::run(args, out),
         Command::Store(args) => store::run(args, out),
+        Command::Experiments(args) => experiments::run(args, out),
     }
     .and_then(|()| out.flush().map_err(|e| CommandError::new(e.to_string())))
 }
 
 pub mod analyze;
 pub mod check_config;
+pub mod experiments;
 pub mod profiles;
 pub mod rewrite;
 pub mod sample_size;
 pub mod serve;
 pub mod store;
+pub mod store_profiles;

@@ -30,9 +30,15 @@ pub enum ProfilesAction {
     List,
     /// Every field of one intent's profile and its source.
     Show { intent: String },
+    /// `set`, `history` and `rollback`, on the store.
+    #[command(flatten)]
+    Store(super::store_profiles::StoreProfilesAction),
 }
 
 pub fn run(args: ProfilesArgs, out: &mut dyn Write) -> Result<(), CommandError> {
+    if let ProfilesAction::Store(action) = args.action {
+        return super::store_profiles::run(action, args.config.as_ref(), args.json, out);
+    }
     let tuning = load(args.config.as_ref())?;
     let io = |e: std::io::Error| CommandError::new(e.to_string());
     match &args.action {
@@ -41,6 +47,8 @@ pub fn run(args: ProfilesArgs, out: &mut dyn Write) -> Result<(), CommandError> 
             writeln!(out, "{}", pretty(&json!(all))).map_err(io)
         }
         ProfilesAction::List => list(&tuning, out).map_err(io),
+        // Handled above, before the file-only state is loaded.
+        ProfilesAction::Store(_) => Ok(()),
         ProfilesAction::Show { intent } => {
             let profile = tuning.profiles.get(intent).ok_or_else(|| {
                 let known: Vec<&str> = tuning.profiles.intents().collect();

@@ -58,6 +58,9 @@ pub struct SetArgs {
     /// Who the change is recorded as [default: $USER].
     #[arg(long)]
     pub author: Option<String>,
+    /// Allow an intent no layer has a profile for yet (guards typos).
+    #[arg(long)]
+    pub new: bool,
 }
 
 /// Runs one store-backed `profiles` action.
@@ -94,6 +97,9 @@ fn set(
 ) -> Result<(), CommandError> {
     let intent = &args.intent;
     let current = latest(session, intent)?;
+    if current.is_none() && !args.new {
+        check_known(session, intent)?;
+    }
     let old = current.as_ref().map_or_else(Map::new, |d| object(&d.body));
     let mut fields = old.clone();
     if let Some(file) = &args.file {
@@ -198,7 +204,7 @@ fn history(
         writeln!(
             out,
             "{:>4}  {:<20}  {:<16}  {}",
-            row["revision"],
+            row["revision"].as_u64().unwrap_or(0),
             row["updated_at"].as_str().unwrap_or("-"),
             row["updated_by"].as_str().unwrap_or("-"),
             if changed.is_empty() {
@@ -210,6 +216,19 @@ fn history(
         .map_err(io_error)?;
     }
     Ok(())
+}
+
+/// Refuses an intent that no layer knows, naming those that exist.
+fn check_known(session: &StoreSession, intent: &str) -> Result<(), CommandError> {
+    let tuning = session.tuning_with(session.store_profiles()?, Vec::new())?;
+    if tuning.profiles.get(intent).is_some() {
+        return Ok(());
+    }
+    let known: Vec<&str> = tuning.profiles.intents().collect();
+    Err(CommandError::new(format!(
+        "no profile for intent `{intent}` (known: {}); pass --new to create one",
+        known.join(", ")
+    )))
 }
 
 fn latest(session: &StoreSession, intent: &str) -> Result<Option<Document>, CommandError> {

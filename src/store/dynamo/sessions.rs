@@ -20,6 +20,11 @@ use super::tables::TTL_ATTRIBUTE;
 use crate::store::increments::Totals;
 use crate::store::{BatchId, Contribution, SessionDelta, SessionKey, StoreError};
 
+// Known shortcoming: the `ws.`/`wo.` attributes of every writer that ever
+// updated a session stay on its item until the item expires, so a session
+// touched by hundreds of sidecar processes within its TTL would approach
+// DynamoDB's 400 KB item limit.
+
 /// Metrics per UpdateItem: an update expression may not exceed 4 KB, and
 /// each metric takes about 150 bytes of it. A session with more metrics
 /// is updated in parts, each with its own sequence attribute.
