@@ -13,10 +13,12 @@ use crate::proxy::ProxyBody;
 use crate::record::Metrics;
 use crate::server::Handler;
 use crate::sign::CredentialCache;
-use crate::store::StoreHealth;
 use crate::store::flush::Flusher;
+use crate::store::{Store, StoreHealth};
+use crate::tuning::SharedTuning;
 use feedback::Feedback;
 
+pub mod analysis;
 pub mod feedback;
 
 /// Feedback bodies larger than this are refused.
@@ -29,6 +31,8 @@ pub struct Admin {
     pub store_health: Arc<StoreHealth>,
     pub flusher: Option<Arc<Flusher>>,
     pub feedback: Feedback,
+    pub store: Option<Store>,
+    pub tuning: SharedTuning,
 }
 
 impl Handler for Admin {
@@ -42,6 +46,16 @@ impl Handler for Admin {
             ),
             (&Method::GET, "/readyz") => self.readiness(),
             (&Method::POST, "/v1/feedback") => self.feedback(request).await,
+            (&Method::GET, path)
+                if path.starts_with("/v1/experiments/") && path.ends_with("/analysis") =>
+            {
+                let id = path
+                    .trim_start_matches("/v1/experiments/")
+                    .trim_end_matches("/analysis")
+                    .to_string();
+                let (status, body) = analysis::report(self.store.as_ref(), &self.tuning, &id).await;
+                reply(status, "application/json", body.to_string())
+            }
             _ => reply(
                 StatusCode::NOT_FOUND,
                 "application/json",

@@ -78,8 +78,14 @@ pub async fn run(settings: Settings, reload: Option<Reload>) -> Result<(), Strin
         credentials,
         store_health: Arc::clone(&results.health),
         flusher: results.flusher.clone(),
-        feedback: Feedback::new(Arc::clone(&results.sink), tuning),
+        feedback: Feedback::new(Arc::clone(&results.sink), tuning.clone()),
+        store: results.store.clone(),
+        tuning: tuning.clone(),
     });
+    if let Some(store) = results.store.clone() {
+        let every = settings.store.refresh_interval;
+        crate::admin::analysis::spawn_export(store, tuning, Arc::clone(&admin.metrics), every);
+    }
     serve_until_signal(&settings, proxy, admin).await?;
     results.finish().await;
     tracing::info!("stopped");

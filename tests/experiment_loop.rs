@@ -22,6 +22,7 @@ fn config(store_path: &str) -> String {
 backend = "embedded"
 path = {store_path:?}
 flush_interval_secs = 1
+refresh_interval_secs = 1
 
 [[experiments]]
 id = "search-temp"
@@ -98,6 +99,39 @@ async fn observations_and_feedback_reach_the_store_exactly() {
     let unknown = r#"{"request_id": "nope", "thumbs": "up"}"#;
     let (status, answer) = http(sidecar.admin_port, "POST", "/v1/feedback", unknown);
     assert_eq!(status, 404, "{answer}");
+
+    // Once flushed, the analysis is served as JSON and exported as gauges.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let srm = sidecar.metric("bedrock_tuner_experiment_srm_p_value{", &["search-temp"]);
+        let means = sidecar.metric(
+            "bedrock_tuner_experiment_metric{",
+            &["metric=\"latency_ms\"", "stat=\"mean\""],
+        );
+        if srm > 0.0 && means > 0.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no analysis gauges within 15 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, report) = http(
+        sidecar.admin_port,
+        "GET",
+        "/v1/experiments/search-temp/analysis",
+        "",
+    );
+    assert_eq!(status, 200, "{report}");
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report["control"], "A");
+    assert_eq!(report["primary_metric"], "quality");
+    assert!(report["recommendation"]["action"].is_string(), "{report}");
+    let (status, _) = http(
+        sidecar.admin_port,
+        "GET",
+        "/v1/experiments/nope/analysis",
+        "",
+    );
+    assert_eq!(status, 404);
 
     // SIGTERM flushes what is still buffered before exit.
     let pid = sidecar.process.child.id().to_string();

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Label value used once a [`LabelCap`] is full.
@@ -63,6 +63,9 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     pub assignments: IntCounterVec,
     pub results: IntGaugeVec,
+    pub analysis: GaugeVec,
+    pub analysis_p: GaugeVec,
+    pub analysis_srm: GaugeVec,
     pub models: LabelCap,
 }
 
@@ -192,6 +195,24 @@ impl Metrics {
                  repeated, flush failures, and entries pending; counts since start except pending.",
                 &["state"],
             )?,
+            analysis: float_gauges(
+                &registry,
+                "experiment_metric",
+                "Each variant's mean and confidence interval bounds per metric, at the decision level.",
+                &["experiment", "variant", "metric", "stat"],
+            )?,
+            analysis_p: float_gauges(
+                &registry,
+                "experiment_p_value",
+                "p-value of each variant against the control per metric (fixed-horizon or sequential).",
+                &["experiment", "variant", "metric", "test"],
+            )?,
+            analysis_srm: float_gauges(
+                &registry,
+                "experiment_srm_p_value",
+                "Sample ratio mismatch p-value of each experiment (flagged below 0.001).",
+                &["experiment"],
+            )?,
             models: LabelCap::new(64),
             registry,
         };
@@ -239,6 +260,17 @@ fn histogram(
 
 fn gauge(r: &Registry, short: &str, help: &str) -> prometheus::Result<IntGauge> {
     let g = IntGauge::new(name(short), help)?;
+    r.register(Box::new(g.clone()))?;
+    Ok(g)
+}
+
+fn float_gauges(
+    r: &Registry,
+    short: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<GaugeVec> {
+    let g = GaugeVec::new(Opts::new(name(short), help), labels)?;
     r.register(Box::new(g.clone()))?;
     Ok(g)
 }

@@ -25,6 +25,7 @@ pub struct Results {
     pub health: Arc<StoreHealth>,
     pub sink: Arc<ObservationSink>,
     pub flusher: Option<Arc<Flusher>>,
+    pub store: Option<Store>,
 }
 
 /// Opens the store and starts the refresh and flush tasks. A store that
@@ -65,6 +66,7 @@ pub async fn start(config: &StoreConfig, sources: Arc<TuningSources>) -> Results
         health,
         sink,
         flusher: Some(flusher),
+        store: Some(store),
     }
 }
 
@@ -79,6 +81,7 @@ fn unavailable(health: Arc<StoreHealth>, sink: Arc<ObservationSink>, reason: &st
         health,
         sink,
         flusher: None,
+        store: None,
     }
 }
 
