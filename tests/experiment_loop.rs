@@ -43,6 +43,49 @@ temperature = 0.55
     )
 }
 
+fn sdk_client(endpoint: &str) -> aws_sdk_bedrockruntime::Client {
+    use aws_sdk_bedrockruntime::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let app = Credentials::new(support::APP_KEY, support::APP_SECRET, None, None, "app");
+    let config = aws_sdk_bedrockruntime::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(support::REGION))
+        .credentials_provider(app)
+        .endpoint_url(endpoint)
+        .http_client(http_client)
+        .build();
+    aws_sdk_bedrockruntime::Client::from_conf(config)
+}
+
+async fn invoke(client: &aws_sdk_bedrockruntime::Client, session: &str) {
+    let session = session.to_string();
+    client
+        .invoke_model()
+        .model_id("anthropic.claude-3-haiku-20240307-v1:0")
+        .body(aws_sdk_bedrockruntime::primitives::Blob::new(BODY))
+        .customize()
+        .mutate_request(move |r| {
+            r.headers_mut().insert("x-intent", "product_search");
+            r.headers_mut().insert("x-session-id", session.clone());
+        })
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("invoke_model: {:?}", e.into_service_error()));
+}
+
+/// SHA-256 of `experiment:session`, first 53 bits, below 0.5 is A.
+fn expected_variant(session: &str) -> &'static str {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("search-temp:{session}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    let position = (u64::from_be_bytes(first) >> 11) as f64 / (1u64 << 53) as f64;
+    if position < 0.5 { "A" } else { "B" }
+}
+
 fn wait_exit(sidecar: &mut Sidecar) -> Option<i32> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -61,29 +104,37 @@ async fn observations_and_feedback_reach_the_store_exactly() {
     let mock = Mock::start_with(&["--no-gate"]);
     let (mut sidecar, _config_dir) = Sidecar::start_with_config(&mock.url(), &config(&store_path));
 
+    // The real Rust SDK sends the traffic; the variant each session gets
+    // is computed here from the definition of the assignment.
+    let client = sdk_client(&sidecar.url());
     let mut requests_by_variant: BTreeMap<String, u64> = BTreeMap::new();
-    let mut first_request = None;
     for s in 0..12 {
         let session = format!("session-{s}");
         for _ in 0..3 {
-            let headers = [
-                ("x-intent", "product_search"),
-                ("x-session-id", session.as_str()),
-            ];
-            let reply = request(sidecar.port, PATH, &headers, BODY);
-            assert_eq!(reply.status, 200, "{}", reply.body);
-            let variant = reply
-                .header("x-tuner-variant")
-                .unwrap_or_default()
-                .to_string();
-            let id = reply
-                .header("x-tuner-request-id")
-                .unwrap_or_default()
-                .to_string();
-            first_request.get_or_insert((id, variant.clone()));
-            *requests_by_variant.entry(variant).or_default() += 1;
+            invoke(&client, &session).await;
+            *requests_by_variant
+                .entry(expected_variant(&session).into())
+                .or_default() += 1;
         }
     }
+    // One more through raw HTTP, to read its request id for feedback.
+    let headers = [
+        ("x-intent", "product_search"),
+        ("x-session-id", "session-0"),
+    ];
+    let reply = request(sidecar.port, PATH, &headers, BODY);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let variant = reply
+        .header("x-tuner-variant")
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(variant, expected_variant("session-0"));
+    *requests_by_variant.entry(variant.clone()).or_default() += 1;
+    let id = reply
+        .header("x-tuner-request-id")
+        .unwrap_or_default()
+        .to_string();
+    let first_request = Some((id, variant));
     // Feedback by request id, then by session and intent.
     let (first_id, first_variant) = first_request.unwrap_or_default();
     let by_id = format!(r#"{{"request_id": "{first_id}", "thumbs": "up"}}"#);
@@ -164,11 +215,10 @@ async fn observations_and_feedback_reach_the_store_exactly() {
             latency.sessions.sum_m, *expected,
             "variant {variant}: session sums"
         );
-        assert_eq!(
-            latency.sessions.sessions,
-            expected / 3,
-            "three requests per session"
-        );
+        let sessions = (0..12)
+            .filter(|s| expected_variant(&format!("session-{s}")) == variant)
+            .count() as u64;
+        assert_eq!(latency.sessions.sessions, sessions, "sessions of {variant}");
         let errors = &v.metrics["error"];
         assert_eq!(errors.requests.sum, 0.0);
         // Every answer was scored: quality and relevance in [0, 1].

@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::CommandError;
+use super::experiments::context::StoreSession;
 use super::serve::ambient_region;
 use crate::config::{Overrides, Settings};
 use crate::profile::Profile;
+use crate::store::BackendConfig;
 use crate::tuning::Tuning;
 
 #[derive(Debug, clap::Args)]
@@ -39,7 +41,7 @@ pub fn run(args: ProfilesArgs, out: &mut dyn Write) -> Result<(), CommandError> 
     if let ProfilesAction::Store(action) = args.action {
         return super::store_profiles::run(action, args.config.as_ref(), args.json, out);
     }
-    let tuning = load(args.config.as_ref())?;
+    let tuning = load_with_store(args.config.as_ref())?;
     let io = |e: std::io::Error| CommandError::new(e.to_string());
     match &args.action {
         ProfilesAction::List if args.json => {
@@ -63,6 +65,33 @@ pub fn run(args: ProfilesArgs, out: &mut dyn Write) -> Result<(), CommandError> 
             }
         }
     }
+}
+
+/// The profiles with the store's layer over the file's, as a sidecar
+/// would resolve them; without a store to read (no embedded file yet, or
+/// one that cannot be reached) the built-in and file layers, with a note.
+fn load_with_store(config: Option<&PathBuf>) -> Result<Tuning, CommandError> {
+    let file_only = load(config)?;
+    let overrides = Overrides {
+        ambient_region: ambient_region(),
+        ..Overrides::default()
+    };
+    let settings = Settings::load(config.map(PathBuf::as_path), &overrides)
+        .map_err(|e| CommandError::new(format!("invalid configuration:\n{e}")))?;
+    if let BackendConfig::Embedded { path } = &settings.store.backend
+        && !path.exists()
+    {
+        return Ok(file_only);
+    }
+    let session = match StoreSession::open(config) {
+        Ok(session) => session,
+        Err(error) => {
+            eprintln!("note: store not read, showing built-in and file layers only: {error}");
+            return Ok(file_only);
+        }
+    };
+    let profiles = session.store_profiles()?;
+    session.tuning_with(profiles, Vec::new())
 }
 
 /// The tuning state a sidecar started with this configuration would use.
