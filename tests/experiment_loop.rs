@@ -134,9 +134,8 @@ async fn observations_and_feedback_reach_the_store_exactly() {
         .header("x-tuner-request-id")
         .unwrap_or_default()
         .to_string();
-    let first_request = Some((id, variant));
+    let (first_id, first_variant) = (id, variant);
     // Feedback by request id, then by session and intent.
-    let (first_id, first_variant) = first_request.unwrap_or_default();
     let by_id = format!(r#"{{"request_id": "{first_id}", "thumbs": "up"}}"#);
     let (status, answer) = http(sidecar.admin_port, "POST", "/v1/feedback", &by_id);
     assert_eq!(status, 202, "{answer}");
