@@ -43,23 +43,6 @@ temperature = 0.55
     )
 }
 
-fn sdk_client(endpoint: &str) -> aws_sdk_bedrockruntime::Client {
-    use aws_sdk_bedrockruntime::config::{BehaviorVersion, Credentials, Region};
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let app = Credentials::new(support::APP_KEY, support::APP_SECRET, None, None, "app");
-    let config = aws_sdk_bedrockruntime::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(support::REGION))
-        .credentials_provider(app)
-        .endpoint_url(endpoint)
-        .http_client(http_client)
-        .build();
-    aws_sdk_bedrockruntime::Client::from_conf(config)
-}
-
 async fn invoke(client: &aws_sdk_bedrockruntime::Client, session: &str) {
     let session = session.to_string();
     client
@@ -106,7 +89,7 @@ async fn observations_and_feedback_reach_the_store_exactly() {
 
     // The real Rust SDK sends the traffic; the variant each session gets
     // is computed here from the definition of the assignment.
-    let client = sdk_client(&sidecar.url());
+    let client = support::sdk_client(&sidecar.url());
     let mut requests_by_variant: BTreeMap<String, u64> = BTreeMap::new();
     for s in 0..12 {
         let session = format!("session-{s}");

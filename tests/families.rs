@@ -8,26 +8,9 @@
 
 mod support;
 
-use aws_sdk_bedrockruntime::Client;
-use aws_sdk_bedrockruntime::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_bedrockruntime::primitives::Blob;
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use serde_json::{Value, json};
-use support::{APP_KEY, APP_SECRET, Mock, REGION, Sidecar};
-
-fn client(endpoint: &str) -> Client {
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let config = aws_sdk_bedrockruntime::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(APP_KEY, APP_SECRET, None, None, "app"))
-        .endpoint_url(endpoint)
-        .http_client(http_client)
-        .build();
-    Client::from_conf(config)
-}
+use support::{Mock, Sidecar};
 
 /// What a family's rewritten body must hold.
 struct Case {
@@ -191,7 +174,7 @@ fn check(case: &Case, sent: &Value) {
 async fn every_family_gets_the_profile_in_its_own_schema() {
     let mock = Mock::start();
     let sidecar = Sidecar::start(&mock.url(), &[]);
-    let client = client(&sidecar.url());
+    let client = support::sdk_client(&sidecar.url());
     for case in cases() {
         client
             .invoke_model()

@@ -6,31 +6,15 @@
 mod support;
 
 use aws_sdk_bedrockruntime::Client;
-use aws_sdk_bedrockruntime::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_bedrockruntime::primitives::Blob;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ConversationRole, ConverseStreamOutput, Message, ResponseStream,
 };
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use serde_json::Value;
-use support::{APP_KEY, APP_SECRET, Mock, REGION, SIDECAR_KEY, Sidecar, recorded_header};
+use support::{APP_KEY, Mock, SIDECAR_KEY, Sidecar, recorded_header};
 
 const HAIKU: &str = "anthropic.claude-3-haiku-20240307-v1:0";
 const PROFILE_ARN: &str = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0";
-
-fn client(endpoint: &str) -> Client {
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let config = aws_sdk_bedrockruntime::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(APP_KEY, APP_SECRET, None, None, "app"))
-        .endpoint_url(endpoint)
-        .http_client(http_client)
-        .build();
-    Client::from_conf(config)
-}
 
 fn claude_body() -> Blob {
     Blob::new(
@@ -99,7 +83,7 @@ async fn invoke(client: &Client, model: &str) -> Value {
 async fn invoke_model_with_plain_ids_and_profile_arns() {
     let mock = Mock::start();
     let sidecar = Sidecar::start(&mock.url(), &[]);
-    let client = client(&sidecar.url());
+    let client = support::sdk_client(&sidecar.url());
     for model in [HAIKU, PROFILE_ARN] {
         let answer = invoke(&client, model).await;
         assert!(
@@ -152,7 +136,7 @@ async fn invoke_model_with_plain_ids_and_profile_arns() {
 async fn converse_with_plain_ids_and_profile_arns() {
     let mock = Mock::start();
     let sidecar = Sidecar::start(&mock.url(), &[]);
-    let client = client(&sidecar.url());
+    let client = support::sdk_client(&sidecar.url());
     for model in [HAIKU, PROFILE_ARN] {
         let out = client
             .converse()
@@ -172,7 +156,7 @@ async fn converse_with_plain_ids_and_profile_arns() {
 async fn invoke_stream_arrives_event_by_event() {
     let mock = Mock::start();
     let sidecar = Sidecar::start(&mock.url(), &[]);
-    let client = client(&sidecar.url());
+    let client = support::sdk_client(&sidecar.url());
     for model in [HAIKU, PROFILE_ARN] {
         let mut out = client
             .invoke_model_with_response_stream()
@@ -210,7 +194,7 @@ async fn invoke_stream_arrives_event_by_event() {
 async fn converse_stream_arrives_event_by_event() {
     let mock = Mock::start();
     let sidecar = Sidecar::start(&mock.url(), &[]);
-    let client = client(&sidecar.url());
+    let client = support::sdk_client(&sidecar.url());
     for model in [HAIKU, PROFILE_ARN] {
         let mut out = client
             .converse_stream()

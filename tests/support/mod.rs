@@ -371,3 +371,21 @@ pub fn recorded_header<'a>(record: &'a serde_json::Value, name: &str) -> Option<
             .flatten()
     })
 }
+
+/// The real Rust SDK client of an app with its own credentials, pointed
+/// at `endpoint` (the sidecar).
+pub fn sdk_client(endpoint: &str) -> aws_sdk_bedrockruntime::Client {
+    use aws_sdk_bedrockruntime::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let config = aws_sdk_bedrockruntime::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(APP_KEY, APP_SECRET, None, None, "app"))
+        .endpoint_url(endpoint)
+        .http_client(http_client)
+        .build();
+    aws_sdk_bedrockruntime::Client::from_conf(config)
+}
