@@ -89,8 +89,8 @@ if [[ $skip_build != 1 ]]; then
     say "building bedrock-tuner (release)"
     (cd "$repo" && cargo build --release --locked --bin bedrock-tuner)
 fi
-tuner_bin="$repo/target/release/bedrock-tuner"
-[[ -x $tuner_bin ]] || die "$tuner_bin not found; build it or unset BENCH_SKIP_BUILD"
+built_bin="$repo/target/release/bedrock-tuner"
+[[ -x $built_bin ]] || die "$built_bin not found; build it or unset BENCH_SKIP_BUILD"
 
 # ---------------------------------------------------------------- cleanup
 work=$(mktemp -d /tmp/bedrock-tuner-bench.XXXXXX)
@@ -98,6 +98,13 @@ work=$(mktemp -d /tmp/bedrock-tuner-bench.XXXXXX)
 chmod 0755 "$work"
 raw="$work/raw"
 mkdir -p "$raw"
+# Run a private copy: someone else's `cargo build --release` during the run
+# would otherwise replace the file under the running process, and perf
+# could no longer name its symbols. The hash says which build was measured.
+tuner_bin="$work/bedrock-tuner"
+cp "$built_bin" "$tuner_bin"
+tuner_built=$(date -u -r "$built_bin" +%Y-%m-%dT%H:%M:%SZ)
+tuner_sha=$(sha256sum "$tuner_bin" | cut -c1-16)
 started_pids=()
 
 cleanup() {
@@ -392,8 +399,18 @@ if [[ $perf_profile == 1 ]]; then
     started_pids+=($perf_pid)
     run_oha "$work/perf-oha.json" tuner -c 64 -z "${max_secs}s"
     wait "$perf_pid" || true
-    perf report -i "$work/perf.data" --stdio --no-children --percent-limit 0.7 \
-        --sort dso,symbol -g none 2>/dev/null >"$results/$stamp-perf-tuner.txt" || true
+    # The profile grouped by the parts of the request path (from every
+    # symbol above 0.05%), then the 60 hottest symbols; padding and perf's
+    # empty IPC columns stripped.
+    perf report -i "$work/perf.data" --stdio --no-children --percent-limit 0.05 \
+        --sort dso,symbol -g none 2>/dev/null \
+        | sed -e 's/ *- *- *$//' -e 's/ *$//' >"$work/perf-flat.txt" || true
+    {
+        python3 "$here/summarize.py" perf "$work/perf-flat.txt"
+        echo
+        grep -m 3 '^# \(Samples\|Event count\)' "$work/perf-flat.txt" || true
+        grep '%' "$work/perf-flat.txt" | grep -v '^#' | head -60
+    } >"$results/$stamp-perf-tuner.txt"
     say "perf profile: bench/results/$stamp-perf-tuner.txt"
 fi
 
@@ -416,7 +433,8 @@ fi
     echo "oha=$(oha --version 2>/dev/null | head -1)"
     echo "nginx=$(nginx -v 2>&1 | head -1)"
     echo "rustc=$(rustc --version 2>/dev/null || true)"
-    echo "tuner_binary_built=$(date -u -r "$tuner_bin" +%Y-%m-%dT%H:%M:%SZ)"
+    echo "tuner_binary_built=$tuner_built"
+    echo "tuner_binary_sha256_16=$tuner_sha"
     echo "git_commit=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
     echo "git_dirty=$(git -C "$repo" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l)"
     echo "busy_before=$(cat "$work/busy-before.txt")"
