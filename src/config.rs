@@ -133,7 +133,7 @@ impl Settings {
             Some(path) => raw::RawConfig::read(path)?,
             None => raw::RawConfig::default(),
         };
-        validate::settings(&raw, overrides, file.is_some())
+        validate::settings(&raw, overrides)
     }
 
     /// The settings in force with their sources, one `key = value (source)`

@@ -115,11 +115,7 @@ fn layered<T: Clone>(flag: Option<T>, file: Option<T>, default: T) -> (T, Source
     }
 }
 
-pub(super) fn settings(
-    raw: &RawConfig,
-    overrides: &Overrides,
-    _from_file: bool,
-) -> Result<Settings, ConfigErrors> {
+pub(super) fn settings(raw: &RawConfig, overrides: &Overrides) -> Result<Settings, ConfigErrors> {
     let mut check = Checker::default();
     let p = &raw.proxy;
     let listen = sourced_addr(

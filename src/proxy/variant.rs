@@ -17,7 +17,6 @@ pub struct ExperimentTag {
     pub variant: String,
     pub reason: Reason,
     pub session: Option<String>,
-    pub session_source: SessionSource,
 }
 
 /// The variant decision for one request.
@@ -59,7 +58,6 @@ pub fn place<'t>(
         variant: variant.name.clone(),
         reason: assignment.reason,
         session,
-        session_source: source,
     });
     Placed {
         profile: &variant.profile,
