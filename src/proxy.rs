@@ -8,6 +8,9 @@
 //! 6. headers are cleaned, the request is signed ([`crate::sign`]) and
 //!    forwarded ([`crate::forward`]);
 //! 7. [`respond`]: the answer streams back through a tap that records it.
+//!
+//! From arrival to the answer's head, an [`in_flight::InFlight`] guard owns
+//! the request, so it is recorded even when the app hangs up midway.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,14 +25,14 @@ use crate::config::{Settings, UpstreamTarget};
 use crate::error::ProxyError;
 use crate::forward::Forwarder;
 use crate::profile::UNKNOWN_INTENT;
-use crate::record::usage::Usage;
-use crate::record::{Labels, Observation, Recorder};
+use crate::record::{Labels, Recorder};
 use crate::sign::{CredentialCache, sign_request};
 use crate::tuning::SharedTuning;
 
 pub mod body;
 pub mod context;
 pub mod headers;
+mod in_flight;
 pub mod intent;
 mod observation;
 mod respond;
@@ -41,6 +44,7 @@ pub mod variant;
 use body::BodyBudget;
 use context::{NO_INTENT, NO_VARIANT, RequestContext};
 use headers::TunerHeaders;
+use in_flight::InFlight;
 use target::Target;
 
 /// The body type of every response the sidecar sends.
@@ -86,16 +90,20 @@ impl Proxy {
     /// Handles one request from the app; never fails: the sidecar's own
     /// errors become Bedrock-shaped answers.
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<ProxyBody> {
-        let mut ctx = self.context_for(&request);
-        let metrics = &self.recorder.metrics;
-        metrics.in_flight.inc();
-        metrics
+        self.recorder
+            .metrics
             .client_protocol
             .with_label_values(&[protocol_label(request.version())])
             .inc();
-        match self.forward(request, &mut ctx).await {
-            Ok(response) => response,
-            Err(error) => self.refuse(&ctx, &error),
+        let mut in_flight = InFlight::enter(self.context_for(&request), self.recorder.clone());
+        match self.forward(request, in_flight.ctx()).await {
+            Ok(upstream) => {
+                respond::stream_back(in_flight.answered(), upstream, self.recorder.clone())
+            }
+            Err(error) => {
+                let ctx = in_flight.unanswered(error.outcome_label());
+                self.refuse(&ctx, &error)
+            }
         }
     }
 
@@ -116,11 +124,12 @@ impl Proxy {
         RequestContext::new(request.uri().path(), route, inbound, labels)
     }
 
+    /// Stages 3 to 6: the upstream's answer, still streaming.
     async fn forward(
         &self,
         request: Request<Incoming>,
         ctx: &mut RequestContext,
-    ) -> Result<Response<ProxyBody>, ProxyError> {
+    ) -> Result<Response<Incoming>, ProxyError> {
         self.check_allowed(ctx)?;
         let target = Target::choose(&self.upstream, ctx.inbound.signed_region.as_deref())?;
         let (mut parts, body) = request.into_parts();
@@ -142,11 +151,7 @@ impl Proxy {
         let response = self.forwarder.send(upstream).await?;
         drop(budget_hold);
         ctx.times.upstream_answered = Some(Instant::now());
-        Ok(respond::stream_back(
-            ctx.clone(),
-            response,
-            self.recorder.clone(),
-        ))
+        Ok(response)
     }
 
     /// A known intent labels itself; anything else is `unknown`, so label
@@ -171,6 +176,8 @@ impl Proxy {
         }
     }
 
+    /// The Bedrock-shaped answer to a request the sidecar did not forward
+    /// or got no answer for (already recorded by its [`InFlight`] guard).
     fn refuse(&self, ctx: &RequestContext, error: &ProxyError) -> Response<ProxyBody> {
         tracing::info!(
             request_id = %ctx.id,
@@ -179,18 +186,6 @@ impl Proxy {
             %error,
             "request_refused"
         );
-        let observation = Observation {
-            labels: ctx.labels.clone(),
-            outcome: error.outcome_label(),
-            retry: ctx.is_retry(),
-            total: ctx.times.arrived.elapsed(),
-            upstream: None,
-            overhead: None,
-            time_to_first_byte: None,
-            usage: Usage::default(),
-        };
-        self.recorder.record(&observation);
-        self.recorder.metrics.in_flight.dec();
         let response = error.to_response();
         let mut response = response.map(|b| {
             http_body_util::Full::new(b)

@@ -9,6 +9,8 @@ hanging when either side goes away mid-stream.
 from __future__ import annotations
 
 import json
+import re
+import socket
 import time
 
 import botocore.exceptions
@@ -217,6 +219,36 @@ def test_client_abort_mid_stream_leaves_nothing_hanging(sidecar, mock, monkeypat
     assert rec["outcome"] == "peer_closed", f"upstream stream not cancelled: {rec}"
     assert rec["events_sent"] == 1
     wait_gauge_zero(sidecar)
+
+
+def test_client_gone_before_the_answer_is_counted_out_and_recorded(sidecar, mock):
+    # The app hangs up while the upstream is still working on the answer:
+    # no response head has been made yet, so only the request handler can
+    # notice. The request must leave the in-flight gauge and be recorded as
+    # aborted, not vanish.
+    mock.script({"delay_ms": 1500})
+    before = _counter(sidecar, "bedrock_tuner_requests_total", outcome="aborted")
+    target = f"/model/{PLAIN_MODEL.replace(':', '%3A')}/invoke"
+    body = claude_body()
+    hdrs = sign_as_client("POST", f"{sidecar.url}{target}", body, access_key=APP_ACCESS_KEY,
+                          secret_key=APP_SECRET_KEY)
+    sock = socket.create_connection(("127.0.0.1", sidecar.port), timeout=10)
+    sock.sendall(build_raw("POST", target, hdrs, body))
+    mock.wait(1, until="received")
+    assert sidecar.gauge(IN_FLIGHT) == 1
+    sock.close()
+    wait_gauge_zero(sidecar)
+    assert _counter(sidecar, "bedrock_tuner_requests_total", outcome="aborted") == before + 1, sidecar.metrics()
+
+
+def _counter(sc, name: str, **labels) -> float:
+    """Sum of a counter's samples whose labels include `labels`."""
+    total = 0.0
+    for line in sc.metrics().splitlines():
+        m = re.match(rf"^{re.escape(name)}\{{([^}}]*)\}}\s+(\S+)", line)
+        if m and all(f'{k}="{v}"' in m.group(1).split(",") for k, v in labels.items()):
+            total += float(m.group(2))
+    return total
 
 
 def test_sigterm_exits_zero(start_sidecar, mock_server, monkeypatch):
