@@ -6,17 +6,15 @@
 
 use std::time::SystemTime;
 
-use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 
 use crate::error::ProxyError;
 
 pub mod credentials;
 
-pub use credentials::CredentialCache;
+pub use credentials::{CredentialCache, SigningIdentity};
 
 /// The SigV4 service name of Bedrock Runtime.
 const SERVICE: &str = "bedrock";
@@ -26,12 +24,11 @@ const SERVICE: &str = "bedrock";
 /// credentials, `X-Amz-Security-Token`.
 pub fn sign_request(
     request: &mut http::Request<Bytes>,
-    credentials: &Credentials,
+    signer: &SigningIdentity,
     region: &str,
 ) -> Result<(), ProxyError> {
-    let identity: Identity = credentials.clone().into();
     let params = v4::SigningParams::builder()
-        .identity(&identity)
+        .identity(&signer.identity)
         .region(region)
         .name(SERVICE)
         .time(SystemTime::now())

@@ -150,7 +150,7 @@ fn session_key(
     match tuning
         .policy
         .derive_session
-        .then(|| body.json().and_then(session::derive))
+        .then(|| session::derive(body.bytes))
         .flatten()
     {
         Some(key) => (Some(key), SessionSource::Derived),

@@ -54,8 +54,11 @@ enum Reader {
         decoder: MessageFrameDecoder,
         pending: BytesMut,
     },
+    /// The answer's chunks, shared with the forwarded ones rather than
+    /// copied; most JSON answers arrive in one.
     Json {
-        copy: Vec<u8>,
+        chunks: Vec<Bytes>,
+        len: usize,
         overflowed: bool,
     },
 }
@@ -86,7 +89,8 @@ impl TappedBody {
                 pending: BytesMut::new(),
             },
             false => Reader::Json {
-                copy: Vec::new(),
+                chunks: Vec::new(),
+                len: 0,
                 overflowed: false,
             },
         };
@@ -116,12 +120,18 @@ impl TappedBody {
                 pending.extend_from_slice(data);
                 decode_available(decoder, pending, &mut self.usage, self.text.as_mut());
             }
-            Reader::Json { copy, overflowed } => {
-                if copy.len() + data.len() <= JSON_COPY_LIMIT {
-                    copy.extend_from_slice(data);
-                } else {
-                    *overflowed = true;
-                    copy.clear();
+            Reader::Json {
+                chunks,
+                len,
+                overflowed,
+            } => {
+                *len += data.len();
+                match *len <= JSON_COPY_LIMIT {
+                    true => chunks.push(data.clone()),
+                    false => {
+                        *overflowed = true;
+                        chunks.clear();
+                    }
                 }
             }
         }
@@ -158,17 +168,23 @@ impl TappedBody {
         };
         let mut answer = self.text.take().map(StreamText::into_text);
         if let Reader::Json {
-            copy,
+            chunks,
             overflowed: false,
+            ..
         } = &self.reader
         {
-            let json: Option<Value> = serde_json::from_slice(copy).ok();
+            let body = joined(chunks);
             let mut from_body = Usage::default();
-            if let Some(json) = &json {
-                from_body.absorb_json_value(json);
-                if answer.is_some() {
-                    answer = Some(answer_text_from_json(json));
+            // Only an observed request's answer is parsed whole, for its
+            // text; any other answer is read for its usage fields alone.
+            match answer.is_some() {
+                true => {
+                    if let Ok(json) = serde_json::from_slice::<Value>(&body) {
+                        from_body.absorb_json_value(&json);
+                        answer = Some(answer_text_from_json(&json));
+                    }
                 }
+                false => from_body.absorb_json_body(&body),
             }
             merge_missing(&mut self.usage, from_body);
         }
@@ -180,6 +196,14 @@ impl TappedBody {
             finished: Instant::now(),
             bytes: self.bytes,
         });
+    }
+}
+
+/// The chunks as one slice, copied only when there is more than one.
+fn joined(chunks: &[Bytes]) -> std::borrow::Cow<'_, [u8]> {
+    match chunks {
+        [one] => std::borrow::Cow::Borrowed(one),
+        many => std::borrow::Cow::Owned(many.concat()),
     }
 }
 

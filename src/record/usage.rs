@@ -4,6 +4,7 @@
 
 use aws_smithy_types::event_stream::{HeaderValue, Message};
 use base64::Engine;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// What the sidecar learned from one answer.
@@ -35,10 +36,11 @@ impl Usage {
     }
 
     /// Fills what is still unknown from a whole JSON answer (InvokeModel of
-    /// any family, or Converse).
+    /// any family, or Converse). Only the fields that can carry usage are
+    /// parsed; the answer's content is skipped over.
     pub fn absorb_json_body(&mut self, body: &[u8]) {
-        if let Ok(json) = serde_json::from_slice::<Value>(body) {
-            self.absorb_json(&json);
+        if let Ok(probe) = serde_json::from_slice::<UsageFields>(body) {
+            self.absorb_json(&probe.into_value());
         }
     }
 
@@ -118,6 +120,74 @@ impl Usage {
     }
 }
 
+/// Every top-level field of an answer that [`Usage::absorb_json`] reads,
+/// and nothing else: deserialising this skips the answer's text without
+/// building it.
+#[derive(Deserialize)]
+struct UsageFields {
+    #[serde(rename = "amazon-bedrock-invocationMetrics")]
+    invocation_metrics: Option<Value>,
+    usage: Option<Value>,
+    message: Option<MessageUsage>,
+    delta: Option<Value>,
+    stop_reason: Option<Value>,
+    #[serde(rename = "stopReason")]
+    stop_reason_camel: Option<Value>,
+    #[serde(rename = "inputTokenCount")]
+    input_token_count: Option<Value>,
+    #[serde(rename = "inputTokens")]
+    input_tokens: Option<Value>,
+    #[serde(rename = "input_tokens")]
+    input_tokens_snake: Option<Value>,
+    prompt_token_count: Option<Value>,
+    #[serde(rename = "inputTextTokenCount")]
+    input_text_token_count: Option<Value>,
+    #[serde(rename = "outputTokenCount")]
+    output_token_count: Option<Value>,
+    #[serde(rename = "outputTokens")]
+    output_tokens: Option<Value>,
+    #[serde(rename = "output_tokens")]
+    output_tokens_snake: Option<Value>,
+    generation_token_count: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct MessageUsage {
+    usage: Option<Value>,
+}
+
+impl UsageFields {
+    /// The fields found, as the JSON object they came from.
+    fn into_value(self) -> Value {
+        let message = self
+            .message
+            .and_then(|m| m.usage)
+            .map(|usage| serde_json::json!({ "usage": usage }));
+        let fields = [
+            ("amazon-bedrock-invocationMetrics", self.invocation_metrics),
+            ("usage", self.usage),
+            ("message", message),
+            ("delta", self.delta),
+            ("stop_reason", self.stop_reason),
+            ("stopReason", self.stop_reason_camel),
+            ("inputTokenCount", self.input_token_count),
+            ("inputTokens", self.input_tokens),
+            ("input_tokens", self.input_tokens_snake),
+            ("prompt_token_count", self.prompt_token_count),
+            ("inputTextTokenCount", self.input_text_token_count),
+            ("outputTokenCount", self.output_token_count),
+            ("outputTokens", self.output_tokens),
+            ("output_tokens", self.output_tokens_snake),
+            ("generation_token_count", self.generation_token_count),
+        ];
+        let object = fields
+            .into_iter()
+            .filter_map(|(key, value)| value.map(|v| (key.to_string(), v)))
+            .collect();
+        Value::Object(object)
+    }
+}
+
 fn header<'a>(message: &'a Message, name: &str) -> Option<&'a str> {
     message
         .headers()
@@ -165,6 +235,28 @@ mod tests {
             ":message-type",
             HeaderValue::String("event".into()),
         ))
+    }
+
+    #[test]
+    fn reading_only_the_usage_fields_agrees_with_reading_everything() {
+        let answers = [
+            r#"{"id":"m","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":12,"output_tokens":34}}"#,
+            r#"{"output":{"message":{"role":"assistant","content":[{"text":"x"}]}},"stopReason":"max_tokens","usage":{"inputTokens":5,"outputTokens":6,"totalTokens":11}}"#,
+            r#"{"inputTextTokenCount":7,"results":[{"tokenCount":8,"outputText":"t","completionReason":"FINISH"}]}"#,
+            r#"{"generation":"g","prompt_token_count":9,"generation_token_count":10,"stop_reason":"length"}"#,
+            r#"{"type":"message_start","message":{"usage":{"input_tokens":3,"output_tokens":1}}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"stop_sequence"},"usage":{"output_tokens":4}}"#,
+            r#"{"amazon-bedrock-invocationMetrics":{"inputTokenCount":1,"outputTokenCount":2},"outputs":[]}"#,
+            r#"{"usage":"not an object","stop_reason":7}"#,
+            r#"{}"#,
+        ];
+        for answer in answers {
+            let mut lean = Usage::default();
+            lean.absorb_json_body(answer.as_bytes());
+            let mut full = Usage::default();
+            full.absorb_json_value(&serde_json::from_str(answer).expect("valid"));
+            assert_eq!(lean, full, "{answer}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::json_text::{json_string, leading_elements};
+use super::json_text::{leading_elements, push_json_string};
 use super::plan::FewShot;
 use super::report::FewShotSkip;
 
@@ -22,23 +22,21 @@ pub(crate) enum TurnStyle {
 
 impl TurnStyle {
     fn turn(self, user: bool, text: &str) -> String {
-        let text = json_string(text);
-        match (self, user) {
-            (TurnStyle::StringContent, true) => format!("{{\"role\":\"user\",\"content\":{text}}}"),
-            (TurnStyle::StringContent, false) => {
-                format!("{{\"role\":\"assistant\",\"content\":{text}}}")
-            }
-            (TurnStyle::TextBlocks, true) => {
-                format!("{{\"role\":\"user\",\"content\":[{{\"text\":{text}}}]}}")
-            }
-            (TurnStyle::TextBlocks, false) => {
-                format!("{{\"role\":\"assistant\",\"content\":[{{\"text\":{text}}}]}}")
-            }
-            (TurnStyle::CohereHistory, true) => format!("{{\"role\":\"USER\",\"message\":{text}}}"),
-            (TurnStyle::CohereHistory, false) => {
-                format!("{{\"role\":\"CHATBOT\",\"message\":{text}}}")
-            }
-        }
+        let (head, tail) = match (self, user) {
+            (TurnStyle::StringContent, true) => (r#"{"role":"user","content":"#, "}"),
+            (TurnStyle::StringContent, false) => (r#"{"role":"assistant","content":"#, "}"),
+            (TurnStyle::TextBlocks, true) => (r#"{"role":"user","content":[{"text":"#, "}]}"),
+            (TurnStyle::TextBlocks, false) => (r#"{"role":"assistant","content":[{"text":"#, "}]}"),
+            (TurnStyle::CohereHistory, true) => (r#"{"role":"USER","message":"#, "}"),
+            (TurnStyle::CohereHistory, false) => (r#"{"role":"CHATBOT","message":"#, "}"),
+        };
+        // Built in place: this runs for every example of every tuned
+        // request, and `format!` would copy the escaped text once more.
+        let mut turn = String::with_capacity(head.len() + text.len() + tail.len() + 8);
+        turn.push_str(head);
+        push_json_string(&mut turn, text);
+        turn.push_str(tail);
+        turn
     }
 
     /// The turns for `shots`, user then assistant for each.
@@ -98,14 +96,14 @@ fn same_json(a: &str, b: &str) -> bool {
 /// Jamba). Errors describe a malformed list.
 pub(crate) fn inject(
     list: &str,
-    turns: &[String],
+    turns: Vec<String>,
     keep_first: usize,
     first: FirstTurn,
 ) -> Result<Shots, String> {
     let (lead, _) = leading_elements(list, keep_first + turns.len() + 1)?;
     let after_kept = lead.get(keep_first..).unwrap_or_default();
     let present = after_kept.len() >= turns.len()
-        && after_kept.iter().zip(turns).all(|(a, b)| same_json(a, b));
+        && after_kept.iter().zip(&turns).all(|(a, b)| same_json(a, b));
     if present {
         return Ok(Shots::Skipped(FewShotSkip::AlreadyPresent));
     }
@@ -117,7 +115,7 @@ pub(crate) fn inject(
         return Ok(Shots::Skipped(FewShotSkip::FirstTurnNotUser));
     }
     let kept = lead.iter().take(keep_first).map(|s| s.to_string());
-    Ok(Shots::Front(kept.chain(turns.iter().cloned()).collect()))
+    Ok(Shots::Front(kept.chain(turns).collect()))
 }
 
 #[cfg(test)]
@@ -141,7 +139,7 @@ mod tests {
     ) -> Option<String> {
         let body = format!("{{\"messages\":{list}}}");
         let mut doc = RawObject::parse_body(body.as_bytes(), "t").expect("parses");
-        match inject(list, turns, keep_first, first).expect("well-formed list") {
+        match inject(list, turns.to_vec(), keep_first, first).expect("well-formed list") {
             Shots::Skipped(_) => None,
             Shots::Front(front) => {
                 doc.splice("messages", keep_first, &front).expect("splices");
@@ -160,7 +158,7 @@ mod tests {
             r#"[{"role":"user","content":"2+2?"},{"role":"assistant","content":"4"},{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}}]}]"#
         );
         assert_eq!(
-            inject(&out, &turns, 0, FirstTurn::MustBeUser),
+            inject(&out, turns.clone(), 0, FirstTurn::MustBeUser),
             Ok(Shots::Skipped(FewShotSkip::AlreadyPresent))
         );
     }
@@ -170,11 +168,11 @@ mod tests {
         let turns = TurnStyle::TextBlocks.render(&shots());
         let list = r#"[{"role":"assistant","content":[{"text":"prefill"}]}]"#;
         assert_eq!(
-            inject(list, &turns, 0, FirstTurn::MustBeUser),
+            inject(list, turns.clone(), 0, FirstTurn::MustBeUser),
             Ok(Shots::Skipped(FewShotSkip::FirstTurnNotUser))
         );
         assert_eq!(
-            inject("[]", &turns, 0, FirstTurn::MustBeUser),
+            inject("[]", turns.clone(), 0, FirstTurn::MustBeUser),
             Ok(Shots::Skipped(FewShotSkip::FirstTurnNotUser))
         );
         assert_eq!(
@@ -195,7 +193,7 @@ mod tests {
             r#"[{"role":"system","content":"S"},{"role":"user","content":"2+2?"},{"role":"assistant","content":"4"},{"role":"user","content":"q"}]"#
         );
         assert_eq!(
-            inject(&out, &turns, 1, FirstTurn::MustBeUser),
+            inject(&out, turns.clone(), 1, FirstTurn::MustBeUser),
             Ok(Shots::Skipped(FewShotSkip::AlreadyPresent))
         );
     }

@@ -255,7 +255,7 @@ fn shots_field(
     let is_null = doc.get(at.key).is_some_and(|v| v.trim() == "null");
     let list = doc.get(at.key).filter(|_| !is_null).unwrap_or("[]");
     let decision =
-        inject(list, &turns, at.keep_first, at.first).map_err(|e| ctx.shape(at.key, e))?;
+        inject(list, turns, at.keep_first, at.first).map_err(|e| ctx.shape(at.key, e))?;
     let (injected, skipped) = match decision {
         Shots::Skipped(reason) => (0, Some(reason)),
         Shots::Front(front) => {

@@ -43,27 +43,44 @@ pub(crate) fn leading_elements(array: &str, n: usize) -> Result<(Vec<&str>, &str
 pub(crate) fn splice_front(front: &[String], tail: &str) -> String {
     let mut out = String::with_capacity(front.iter().map(|f| f.len() + 1).sum::<usize>() + 2);
     out.push('[');
-    out.push_str(&front.join(","));
+    for (at, item) in front.iter().enumerate() {
+        if at > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
     if !front.is_empty() && !tail.starts_with(']') {
         out.push(',');
     }
     out
 }
 
-/// Appends `s` as a JSON string literal.
+/// Appends `s` as a JSON string literal. Runs of characters that need no
+/// escape are copied whole: managed prompts and examples are long and
+/// almost entirely plain text, and this runs on every tuned request.
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+    let mut plain_from = 0;
+    for (at, byte) in s.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        // Every byte that ends a run is ASCII, so `at` is a char boundary.
+        out.push_str(&s[plain_from..at]);
+        match escape {
+            "" => out.push_str(&format!("\\u{byte:04x}")),
+            e => out.push_str(e),
         }
+        plain_from = at + 1;
     }
+    out.push_str(&s[plain_from..]);
     out.push('"');
 }
 
@@ -149,5 +166,22 @@ mod tests {
     #[test]
     fn strings_escape_what_json_requires() {
         assert_eq!(json_string("a\"b\\c\nd\u{1}é"), r#""a\"b\\c\nd\u0001é""#);
+    }
+
+    #[test]
+    fn every_control_character_and_multibyte_text_round_trips() {
+        let all_controls: String = (0u8..0x20).map(char::from).collect();
+        for text in [
+            "",
+            "plain",
+            "\"",
+            "末尾に\"引用\"と\\と改行\n",
+            all_controls.as_str(),
+            "\u{7f}\u{2028}😀",
+        ] {
+            let literal = json_string(text);
+            let back: String = serde_json::from_str(&literal).expect("valid JSON string");
+            assert_eq!(back, text, "{literal}");
+        }
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwapOption;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_smithy_runtime_api::client::identity::Identity;
 use tokio::sync::Mutex;
 
 use crate::error::ProxyError;
@@ -28,11 +29,29 @@ const STATIC_REFRESH: Duration = Duration::from_secs(15 * 60);
 const RETRY_FLOOR: Duration = Duration::from_secs(1);
 const RETRY_CEILING: Duration = Duration::from_secs(30);
 
+/// Credentials in the form the signer takes them, built once per fetch:
+/// converting credentials to an identity allocates a dozen objects, which
+/// every request would otherwise pay.
+#[derive(Debug)]
+pub struct SigningIdentity {
+    pub identity: Identity,
+    expiry: Option<SystemTime>,
+}
+
+impl SigningIdentity {
+    pub fn new(credentials: Credentials) -> Self {
+        Self {
+            expiry: credentials.expiry(),
+            identity: credentials.into(),
+        }
+    }
+}
+
 /// Credentials shared by every request.
 #[derive(Debug)]
 pub struct CredentialCache {
     provider: SharedCredentialsProvider,
-    current: ArcSwapOption<Credentials>,
+    current: ArcSwapOption<SigningIdentity>,
     /// One fetch at a time, so an expired cache does not stampede the chain.
     fetching: Mutex<()>,
 }
@@ -48,7 +67,7 @@ impl CredentialCache {
 
     /// Credentials valid for at least a few more seconds, fetched now only
     /// if the cache has none.
-    pub async fn get(&self) -> Result<Credentials, ProxyError> {
+    pub async fn get(&self) -> Result<Arc<SigningIdentity>, ProxyError> {
         if let Some(c) = self.usable() {
             return Ok(c);
         }
@@ -64,22 +83,23 @@ impl CredentialCache {
         self.usable().is_some()
     }
 
-    fn usable(&self) -> Option<Credentials> {
+    fn usable(&self) -> Option<Arc<SigningIdentity>> {
         let current = self.current.load_full()?;
-        let fresh = match current.expiry() {
+        let fresh = match current.expiry {
             Some(expiry) => expiry > SystemTime::now() + MIN_VALIDITY,
             None => true,
         };
-        fresh.then(|| (*current).clone())
+        fresh.then_some(current)
     }
 
-    async fn fetch(&self) -> Result<Credentials, ProxyError> {
+    async fn fetch(&self) -> Result<Arc<SigningIdentity>, ProxyError> {
         let fetched = self
             .provider
             .provide_credentials()
             .await
             .map_err(|e| ProxyError::Credentials(error_chain(&e)))?;
-        self.current.store(Some(Arc::new(fetched.clone())));
+        let fetched = Arc::new(SigningIdentity::new(fetched));
+        self.current.store(Some(Arc::clone(&fetched)));
         Ok(fetched)
     }
 
@@ -115,7 +135,7 @@ impl CredentialCache {
         let Some(current) = self.current.load_full() else {
             return Duration::ZERO;
         };
-        let Some(expiry) = current.expiry() else {
+        let Some(expiry) = current.expiry else {
             return STATIC_REFRESH;
         };
         let left = expiry.duration_since(SystemTime::now()).unwrap_or_default();
