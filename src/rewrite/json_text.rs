@@ -61,27 +61,55 @@ pub(crate) fn splice_front(front: &[String], tail: &str) -> String {
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
-    let mut plain_from = 0;
-    for (at, byte) in s.bytes().enumerate() {
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..0x20 => "",
-            _ => continue,
-        };
-        // Every byte that ends a run is ASCII, so `at` is a char boundary.
-        out.push_str(&s[plain_from..at]);
-        match escape {
-            "" => out.push_str(&format!("\\u{byte:04x}")),
-            e => out.push_str(e),
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    loop {
+        // Every byte that ends a run is ASCII, so the cut is a char boundary.
+        let end = from + plain_run(&bytes[from..]);
+        out.push_str(&s[from..end]);
+        let Some(&byte) = bytes.get(end) else { break };
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0xf)]));
+            }
         }
-        plain_from = at + 1;
+        from = end + 1;
     }
-    out.push_str(&s[plain_from..]);
     out.push('"');
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Length of the leading part of `bytes` that a JSON string holds as is:
+/// no quote, backslash or control character. Prompts and examples are
+/// mostly such text, so it is scanned eight bytes at a time.
+fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Nonzero when some byte of `word` is below `n` (n <= 0x80); a byte's
+    // high bit set in the input rules it out, so UTF-8 never matches.
+    let any_below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS;
+    let any_equal = |word: u64, b: u8| any_below(word ^ (ONES * u64::from(b)), 1);
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        if any_below(word, 0x20) | any_equal(word, b'"') | any_equal(word, b'\\') != 0 {
+            break;
+        }
+        at += 8;
+    }
+    let rest = &bytes[at..];
+    at + rest
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .unwrap_or(rest.len())
 }
 
 /// `s` as a JSON string literal.
@@ -182,6 +210,24 @@ mod tests {
             let literal = json_string(text);
             let back: String = serde_json::from_str(&literal).expect("valid JSON string");
             assert_eq!(back, text, "{literal}");
+        }
+    }
+
+    #[test]
+    fn escapes_are_found_at_every_offset_of_a_word() {
+        // The scan reads eight bytes at a time: put each escape at every
+        // position around two words, among ASCII and multibyte text, and
+        // compare with serde_json's own escaping.
+        for special in ["\"", "\\", "\n", "\u{0}", "\u{1f}", "\u{7f}", "é", "😀"] {
+            for at in 0..17 {
+                for filler in ["a", "ü"] {
+                    let text = format!("{}{special}{}", filler.repeat(at), filler.repeat(17 - at));
+                    let ours: serde_json::Value =
+                        serde_json::from_str(&json_string(&text)).expect("valid JSON string");
+                    assert_eq!(ours, serde_json::Value::String(text.clone()), "{text:?}");
+                    assert_eq!(json_string(&text), serde_json::to_string(&text).expect("serialises"));
+                }
+            }
         }
     }
 }
