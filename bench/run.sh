@@ -5,6 +5,8 @@
 #
 #   bench/run.sh                      # build, measure, write results
 #   BENCH_ROUNDS=5 bench/run.sh       # more rounds (medians get steadier)
+#   BENCH_WORK=sign bench/run.sh      # bedrock-tuner signs and records but
+#                                     # leaves the body as the app sent it
 #
 # Method and figures: docs/benchmark.md. Settings are the BENCH_* variables
 # below; each has a default, so a bare run is the documented one.
@@ -28,6 +30,16 @@ pin=${BENCH_PIN:-1}
 # before measuring; the machine counts as quiet below quiet_max busy.
 quiet_wait=${BENCH_QUIET_WAIT:-900}
 quiet_max=${BENCH_QUIET_MAX:-0.15}
+# What bedrock-tuner does to each request besides signing and recording
+# it: "tune" applies the built-in order_status profile (managed prompt,
+# examples, parameters); "sign" names an intent no profile has, with
+# `unknown_intent = "pass_through"`, so the body goes upstream unchanged.
+work_mode=${BENCH_WORK:-tune}
+case $work_mode in
+    tune) intent=order_status ;;
+    sign) intent=bench_no_profile ;;
+    *) echo "BENCH_WORK must be tune or sign, not $work_mode" >&2; exit 2 ;;
+esac
 # 1: profile bedrock-tuner with perf during one extra unthrottled phase.
 perf_profile=${BENCH_PERF:-0}
 skip_build=${BENCH_SKIP_BUILD:-0}
@@ -231,13 +243,18 @@ say "starting nginx (reverse proxy, 1 worker) on 127.0.0.1:$nginx_port"
 started_pids+=($!)
 nginx_pid=$!
 
-say "starting bedrock-tuner on 127.0.0.1:$tuner_port (admin $admin_port)"
+say "starting bedrock-tuner on 127.0.0.1:$tuner_port (admin $admin_port), work: $work_mode"
+tuner_config=()
+if [[ $work_mode == sign ]]; then
+    printf '[tuning]\nunknown_intent = "pass_through"\n' >"$work/tuner.toml"
+    tuner_config=(--config "$work/tuner.toml")
+fi
 # A clean environment: only the variables the benchmark defines, so no
 # AWS_PROFILE or BEDROCK_TUNER_* of the caller changes what is measured.
 "${core1[@]}" env -i PATH="$PATH" \
     AWS_ACCESS_KEY_ID=AKIDBENCH AWS_SECRET_ACCESS_KEY=benchsecret \
     AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true RUST_LOG=warn \
-    "$tuner_bin" serve --listen "127.0.0.1:$tuner_port" \
+    "$tuner_bin" serve "${tuner_config[@]}" --listen "127.0.0.1:$tuner_port" \
     --admin-listen "127.0.0.1:$admin_port" \
     --upstream "http://127.0.0.1:$upstream_port" --region us-east-1 \
     >"$work/tuner.log" 2>&1 &
@@ -280,7 +297,7 @@ sanity() {
     for _ in $(seq 50); do
         code=$(curl -s -o "$body" -D "$headers" -w '%{http_code}' \
             -H "Authorization: $app_authorization" -H 'x-amz-date: 20261203T120000Z' \
-            -H 'x-intent: order_status' -H 'x-bench-echo: 1' \
+            -H "x-intent: $intent" -H 'x-bench-echo: 1' \
             -H 'Content-Type: application/json' --data-binary "@$here/request.json" \
             "$(url_of "$target")") || code=000
         [[ $code == 000 ]] || break
@@ -295,6 +312,13 @@ sanity() {
             [[ $seen == *"Credential=AKIDBENCH/"*"/us-east-1/bedrock/aws4_request"* ]] \
                 || die "upstream did not see bedrock-tuner's signature: $seen"
             grep -qi '^x-tuner-request-id:' "$headers" || die "no x-tuner-request-id from bedrock-tuner"
+            # The work asked for is the work done: a profile applied, or none.
+            local profile
+            profile=$(grep -i '^x-tuner-profile:' "$headers" | cut -d' ' -f2- | tr -d '\r')
+            case $work_mode:$profile in
+                tune:order_status@* | sign:none) ;;
+                *) die "bedrock-tuner applied profile '$profile' in work mode $work_mode" ;;
+            esac
             ;;
         *)
             [[ $seen == "$app_authorization" ]] || die "$target altered Authorization: $seen"
@@ -350,7 +374,7 @@ run_oha() {
     { time "${core0[@]}" oha --no-tui --output-format json -o "$out" "${threads[@]}" \
         -m POST -D "$here/request.json" -T application/json \
         -H "Authorization: $app_authorization" -H 'x-amz-date: 20261203T120000Z' \
-        -H 'x-intent: order_status' \
+        -H "x-intent: $intent" \
         -w "$@" "$(url_of "$target")" >/dev/null 2>"$out.stderr"; } 2>"$out.time"
 }
 
@@ -425,6 +449,7 @@ fi
     echo "concurrencies=$concurrencies"
     echo "rate_conns=$rate_conns"
     echo "pin=$pin"
+    echo "work=$work_mode"
     echo "nice=$nice_level"
     echo "clk_tck=$(getconf CLK_TCK)"
     echo "nproc=$(nproc)"

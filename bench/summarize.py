@@ -382,7 +382,7 @@ def report(raw, meta_path, out_path):
 def markdown(r):
     m = r["meta"]
     out = []
-    out.append(f"Run {m['stamp']}: {m['rounds']} rounds, medians; pinning {'on' if m['pin'] == '1' else 'off'}; "
+    out.append(f"Run {m['stamp']}: bedrock-tuner work '{m.get('work', 'tune')}'; {m['rounds']} rounds, medians; pinning {'on' if m['pin'] == '1' else 'off'}; "
                f"nice {m.get('nice', '0')}; machine busy before start {m.get('busy_before')}; {m.get('oha')}; {m.get('nginx')}.")
     out.append("")
     out.append("Added latency (proxy minus direct, ms; oha -q with latency correction)")
@@ -452,6 +452,8 @@ def markdown(r):
 PERF_GROUPS = [
     ("kernel: syscalls, loopback TCP, scheduler", r"^\[kernel", None),
     ("allocator and memcpy (glibc)", r"libc", r"malloc|free|memmove|memcpy|memset|memcmp|unlink_chunk|realloc|consolidate|calloc|tcache"),
+    # The binary's own allocator, linked in statically.
+    ("allocator (mimalloc)", None, r"^_?mi_|mimalloc"),
     ("other glibc", r"libc", None),
     ("request-body rewrite (rewrite::, serde_json)", None, r"rewrite::|serde_json"),
     ("SigV4 signing (aws_sigv4, sha2, hmac, hex)", None, r"aws_sigv4|sha2::|hmac::|hex::|percent_encoding|aws_smithy|aws_credential"),
