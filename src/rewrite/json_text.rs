@@ -225,7 +225,10 @@ mod tests {
                     let ours: serde_json::Value =
                         serde_json::from_str(&json_string(&text)).expect("valid JSON string");
                     assert_eq!(ours, serde_json::Value::String(text.clone()), "{text:?}");
-                    assert_eq!(json_string(&text), serde_json::to_string(&text).expect("serialises"));
+                    assert_eq!(
+                        json_string(&text),
+                        serde_json::to_string(&text).expect("serialises")
+                    );
                 }
             }
         }
