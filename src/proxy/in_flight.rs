@@ -60,6 +60,9 @@ impl Drop for InFlight {
     }
 }
 
+/// Metrics only: a request without an answer is not an experiment
+/// observation, so a variant is not charged for an upstream it could not
+/// reach or an app that left (README, limitations).
 fn record_unanswered(ctx: &RequestContext, outcome: &'static str, recorder: &Recorder) {
     let observation = Observation {
         labels: ctx.labels.clone(),
