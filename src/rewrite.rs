@@ -30,7 +30,8 @@ mod display;
 mod error;
 mod family;
 mod json;
-mod json_text;
+/// Also the answer reader's way to skip what it does not need.
+pub(crate) mod json_text;
 mod limits;
 mod params;
 mod plan;

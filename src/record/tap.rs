@@ -6,6 +6,7 @@
 //! side buffer that only ever holds one partial frame, and JSON answers are
 //! copied up to a bound.
 
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -200,10 +201,10 @@ impl TappedBody {
 }
 
 /// The chunks as one slice, copied only when there is more than one.
-fn joined(chunks: &[Bytes]) -> std::borrow::Cow<'_, [u8]> {
+fn joined(chunks: &[Bytes]) -> Cow<'_, [u8]> {
     match chunks {
-        [one] => std::borrow::Cow::Borrowed(one),
-        many => std::borrow::Cow::Owned(many.concat()),
+        [one] => Cow::Borrowed(one),
+        many => Cow::Owned(many.concat()),
     }
 }
 

@@ -4,8 +4,9 @@
 
 use aws_smithy_types::event_stream::{HeaderValue, Message};
 use base64::Engine;
-use serde::Deserialize;
 use serde_json::Value;
+
+use crate::rewrite::json_text::Entries;
 
 /// What the sidecar learned from one answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,9 +40,17 @@ impl Usage {
     /// any family, or Converse). Only the fields that can carry usage are
     /// parsed; the answer's content is skipped over.
     pub fn absorb_json_body(&mut self, body: &[u8]) {
-        if let Ok(probe) = serde_json::from_slice::<UsageFields>(body) {
-            self.absorb_json(&probe.into_value());
-        }
+        let Ok(Entries(entries)) = serde_json::from_slice::<Entries<'_>>(body) else {
+            return;
+        };
+        let usage_fields = entries
+            .into_iter()
+            .filter(|(key, _)| is_usage_key(key))
+            .filter_map(|(key, raw)| {
+                Some((key.into_owned(), serde_json::from_str(raw.get()).ok()?))
+            })
+            .collect();
+        self.absorb_json(&Value::Object(usage_fields));
     }
 
     /// The same, from an already parsed answer.
@@ -78,10 +87,10 @@ impl Usage {
     }
 
     fn absorb_json(&mut self, json: &Value) {
-        let metrics = json.get("amazon-bedrock-invocationMetrics");
-        let usage = json.get("usage");
-        let delta = json.get("delta");
-        let message_usage = json.pointer("/message/usage");
+        let metrics = json.get(METRICS);
+        let usage = json.get(USAGE);
+        let delta = json.get(DELTA);
+        let message_usage = json.get(MESSAGE).and_then(|m| m.get(USAGE));
         let pick = |keys: &[&str]| -> Option<u64> {
             [metrics, usage, message_usage, Some(json)]
                 .into_iter()
@@ -89,19 +98,8 @@ impl Usage {
                 .flat_map(|obj| keys.iter().filter_map(|k| obj.get(*k)?.as_u64()))
                 .next()
         };
-        let input = pick(&[
-            "inputTokenCount",
-            "inputTokens",
-            "input_tokens",
-            "prompt_token_count",
-            "inputTextTokenCount",
-        ]);
-        let output = pick(&[
-            "outputTokenCount",
-            "outputTokens",
-            "output_tokens",
-            "generation_token_count",
-        ]);
+        let input = pick(&INPUT_KEYS);
+        let output = pick(&OUTPUT_KEYS);
         // A stream reports tokens more than once (message_start, then the
         // final metrics): the later figure is the complete one.
         if input.is_some() {
@@ -113,79 +111,41 @@ impl Usage {
         let stop = [Some(json), delta]
             .into_iter()
             .flatten()
-            .find_map(|o| o.get("stop_reason").or(o.get("stopReason"))?.as_str());
+            .find_map(|o| STOP_KEYS.iter().find_map(|k| o.get(*k))?.as_str());
         if let Some(stop) = stop {
             self.stop_reason = Some(stop.to_string());
         }
     }
 }
 
-/// Every top-level field of an answer that [`Usage::absorb_json`] reads,
-/// and nothing else: deserialising this skips the answer's text without
-/// building it.
-#[derive(Deserialize)]
-struct UsageFields {
-    #[serde(rename = "amazon-bedrock-invocationMetrics")]
-    invocation_metrics: Option<Value>,
-    usage: Option<Value>,
-    message: Option<MessageUsage>,
-    delta: Option<Value>,
-    stop_reason: Option<Value>,
-    #[serde(rename = "stopReason")]
-    stop_reason_camel: Option<Value>,
-    #[serde(rename = "inputTokenCount")]
-    input_token_count: Option<Value>,
-    #[serde(rename = "inputTokens")]
-    input_tokens: Option<Value>,
-    #[serde(rename = "input_tokens")]
-    input_tokens_snake: Option<Value>,
-    prompt_token_count: Option<Value>,
-    #[serde(rename = "inputTextTokenCount")]
-    input_text_token_count: Option<Value>,
-    #[serde(rename = "outputTokenCount")]
-    output_token_count: Option<Value>,
-    #[serde(rename = "outputTokens")]
-    output_tokens: Option<Value>,
-    #[serde(rename = "output_tokens")]
-    output_tokens_snake: Option<Value>,
-    generation_token_count: Option<Value>,
-}
+// Where the families put usage in an answer: objects that hold the counts
+// (Claude's stream events nest them under `message`), and the names of the
+// counts and the stop reason, found in those objects or at the top level.
+const METRICS: &str = "amazon-bedrock-invocationMetrics";
+const USAGE: &str = "usage";
+const DELTA: &str = "delta";
+const MESSAGE: &str = "message";
+const INPUT_KEYS: [&str; 5] = [
+    "inputTokenCount",
+    "inputTokens",
+    "input_tokens",
+    "prompt_token_count",
+    "inputTextTokenCount",
+];
+const OUTPUT_KEYS: [&str; 4] = [
+    "outputTokenCount",
+    "outputTokens",
+    "output_tokens",
+    "generation_token_count",
+];
+const STOP_KEYS: [&str; 2] = ["stop_reason", "stopReason"];
 
-#[derive(Deserialize)]
-struct MessageUsage {
-    usage: Option<Value>,
-}
-
-impl UsageFields {
-    /// The fields found, as the JSON object they came from.
-    fn into_value(self) -> Value {
-        let message = self
-            .message
-            .and_then(|m| m.usage)
-            .map(|usage| serde_json::json!({ "usage": usage }));
-        let fields = [
-            ("amazon-bedrock-invocationMetrics", self.invocation_metrics),
-            ("usage", self.usage),
-            ("message", message),
-            ("delta", self.delta),
-            ("stop_reason", self.stop_reason),
-            ("stopReason", self.stop_reason_camel),
-            ("inputTokenCount", self.input_token_count),
-            ("inputTokens", self.input_tokens),
-            ("input_tokens", self.input_tokens_snake),
-            ("prompt_token_count", self.prompt_token_count),
-            ("inputTextTokenCount", self.input_text_token_count),
-            ("outputTokenCount", self.output_token_count),
-            ("outputTokens", self.output_tokens),
-            ("output_tokens", self.output_tokens_snake),
-            ("generation_token_count", self.generation_token_count),
-        ];
-        let object = fields
-            .into_iter()
-            .filter_map(|(key, value)| value.map(|v| (key.to_string(), v)))
-            .collect();
-        Value::Object(object)
-    }
+/// Whether a top-level key of an answer can hold anything usage reads.
+fn is_usage_key(key: &str) -> bool {
+    [METRICS, USAGE, DELTA, MESSAGE].contains(&key)
+        || INPUT_KEYS.contains(&key)
+        || OUTPUT_KEYS.contains(&key)
+        || STOP_KEYS.contains(&key)
 }
 
 fn header<'a>(message: &'a Message, name: &str) -> Option<&'a str> {

@@ -352,16 +352,19 @@ class Sidecar:
         assert status == 200, f"/metrics answered {status}"
         return body if isinstance(body, str) else json.dumps(body)
 
-    def gauge(self, name: str) -> Optional[float]:
-        """Sum of a metric's samples over all label sets (None: not exposed)."""
+    def gauge(self, name: str, **labels: str) -> Optional[float]:
+        """Sum of a metric's samples over the label sets that include
+        `labels` (all of them by default; None: not exposed)."""
         total, seen = 0.0, False
+        wanted = {f'{k}="{v}"' for k, v in labels.items()}
         for line in self.metrics().splitlines():
             if line.startswith("#"):
                 continue
-            m = re.match(rf"^{re.escape(name)}(\{{[^}}]*\}})?\s+(\S+)", line)
+            m = re.match(rf"^{re.escape(name)}(?:\{{([^}}]*)\}})?\s+(\S+)", line)
             if m:
-                total += float(m.group(2))
                 seen = True
+                if wanted <= set((m.group(1) or "").split(",")):
+                    total += float(m.group(2))
         return total if seen else None
 
     def output(self) -> str:
