@@ -12,7 +12,8 @@ scripts/stats/requirements.txt and scripts/stats/requirements-confseq.txt
     .venv/bin/python scripts/stats_reference.py
 
 Every input is drawn from fixed seeds, so a rerun with the same library
-versions rewrites the same file. Inputs are chosen where the libraries
+versions rewrites the same file, but for last-digit differences (1e-13
+relative, seen in the Welch and ratio sums) from one CPU to another. Inputs are chosen where the libraries
 themselves are accurate to far better than the 1e-9 relative tolerance of
 the Rust test (p-values well above 1e-300, no catastrophic cancellation in
 the sums).
@@ -75,7 +76,58 @@ def distribution_cases():
         for x in [0.05, 1.0, 3.84, 11.0, 30.0]
     ]
     return {"t_sf": t_sf, "t_quantile": t_q, "normal_quantile": normal_q,
-            "normal_sf": normal_sf, "chi_squared_sf": chi2}
+            "normal_sf": normal_sf, "chi_squared_sf": chi2, **t_far_tail_cases()}
+
+
+def t_tail_asymptote(t, df):
+    """Leading term of P(T > t) for large t, Γ((ν+1)/2)·ν^(ν/2 − 1) /
+    (√π·Γ(ν/2)) · t^(−ν), in logarithms so that no power overflows."""
+    log_c = (math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(math.pi)
+             + (df / 2 - 1) * math.log(df))
+    return math.exp(log_c - df * math.log(t))
+
+
+def t_far_tail_cases():
+    """Tails far beyond a usual alpha: the critical value of an analysis run
+    at a tiny alpha, and |t| whose square overflows a double. A case is kept
+    only where scipy agrees with a second route: the closed forms for 1 and
+    2 degrees of freedom, the tail's leading term where the next one is
+    negligible, or else the round trip through scipy's cdf."""
+    dfs = [0.5, 1, 1.5, 2, 3, 7.5, 30, 999.5]
+    tails, quantiles = [], []
+    for df in dfs:
+        for t in [1e20, 1e100, 1e160, 1e250]:
+            sf = f(stats.t.sf(t, df))
+            if sf > 0 and close(sf, second_route_sf(t, df)):
+                tails.append({"df": df, "t": t, "sf": sf})
+        for p in [1e-12, 1e-50, 1e-120, 1e-225, 1e-300]:
+            q = f(stats.t.ppf(p, df))
+            second = second_route_quantile(p, df, q)
+            if math.isfinite(q) and math.isfinite(second) and close(q, second):
+                quantiles.append({"df": df, "p": p, "quantile": q})
+    return {"t_far_sf": tails, "t_far_quantile": quantiles}
+
+
+def second_route_sf(t, df):
+    if df == 1:
+        return math.atan(1 / t) / math.pi
+    if df == 2:
+        root = t * math.sqrt(1 + 2 / (t * t))
+        return 1 / ((root + t) * root)
+    return t_tail_asymptote(t, df)
+
+
+def second_route_quantile(p, df, q):
+    if df == 1:
+        return -1 / math.tan(math.pi * p)
+    if df == 2:
+        return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
+    if df * df / (q * q) < 1e-14:
+        # Invert the leading term: t = (c / p)^(1/ν).
+        log_t = (math.log(t_tail_asymptote(1.0, df)) - math.log(p)) / df
+        return -math.exp(log_t) if log_t < math.log(sys.float_info.max) else -math.inf
+    # No closed form: demand that scipy's cdf gives p back at q.
+    return q if close(f(stats.t.cdf(q, df)), p, 1e-10) else math.nan
 
 
 # --- Welch -----------------------------------------------------------------

@@ -95,6 +95,27 @@ fn students_t_tail_and_quantile_from_df_2_to_1e9() {
     }
 }
 
+/// Where an analysis at a tiny alpha takes its critical value, and |t|
+/// whose square overflows a double: statrs panicked, hung or returned a
+/// zero tail here.
+#[test]
+fn students_t_far_tails_from_df_half_to_999() {
+    let d = &REFERENCE.distributions;
+    assert!(d.t_far_sf.len() >= 8 && d.t_far_quantile.len() >= 25);
+    for case in &d.t_far_sf {
+        let what = format!("far t sf(t = {:e}, df = {})", case.t, case.df);
+        check(dist::students_t_sf(case.t, case.df), case.sf, &what);
+    }
+    for case in &d.t_far_quantile {
+        let what = format!("far t quantile(p = {:e}, df = {})", case.p, case.df);
+        check(
+            dist::students_t_quantile(case.p, case.df),
+            case.quantile,
+            &what,
+        );
+    }
+}
+
 #[test]
 fn normal_and_chi_squared() {
     let d = &REFERENCE.distributions;

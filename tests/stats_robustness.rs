@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use bedrock_tuner::stats::analyze;
+use bedrock_tuner::stats::dist;
 use bedrock_tuner::stats::render::render_text;
 use bedrock_tuner::stats::summary::{
     AnalysisOptions, BinaryCounts, ExperimentSummary, MetricSummary, Moments, RequestLevel,
@@ -131,5 +132,33 @@ proptest! {
         let report = analyze(&summary, &options);
         prop_assert!(!render_text(&report).is_empty());
         prop_assert!(serde_json::to_string(&report).is_ok());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// The t quantile below the large-df switch, at any probability a double
+    /// can hold (a tiny alpha puts it at 1e-300 and below), ends and lands
+    /// where the tail gives the probability back.
+    #[test]
+    fn t_quantile_inverts_the_tail_at_any_probability(
+        exponent in 0.0..323.0f64,
+        mantissa in 1.0..10.0f64,
+        df in prop_oneof![0.05..3.0f64, 3.0..999.0f64],
+    ) {
+        let p = mantissa * 10f64.powf(-exponent);
+        prop_assume!(p > 0.0 && p < 0.5);
+        let q = dist::students_t_quantile(p, df);
+        prop_assert!(q < 0.0, "p = {p:e}, df = {df}: {q}");
+        if q.is_finite() {
+            let back = dist::students_t_sf(-q, df);
+            // A subnormal p carries fewer digits than 1e-9 asks for.
+            let tolerance = 1e-9 + 4.0 * f64::from_bits(1) / p;
+            prop_assert!((back / p - 1.0).abs() < tolerance, "p = {p:e}, df = {df}: q = {q:e}, tail {back:e}");
+        } else {
+            // Only a heavy tail puts the answer beyond the largest double.
+            prop_assert!(dist::students_t_sf(f64::MAX, df) > p);
+        }
     }
 }

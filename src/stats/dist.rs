@@ -3,17 +3,20 @@
 //! engine can meet.
 //!
 //! statrs is used where it is accurate (see [`normal_sf`] for the one
-//! place where a different statrs function is the accurate route). Its Student's t functions go
-//! through the incomplete beta function, whose log-gamma prefactor loses
-//! digits as the degrees of freedom grow (relative error near 1e-10 at
-//! 1e6 df) and whose inverse is off from a few thousand df (7% at 1e7)
-//! and does not return at 1e8. From [`LARGE_DF`] on, the t tail therefore uses
+//! place where a different statrs function is the accurate route). Below
+//! [`LARGE_DF`] the t distribution is computed in [`exact_t`] from statrs'
+//! incomplete beta function, whose log-gamma prefactor loses digits as the
+//! degrees of freedom grow (relative error near 1e-10 at 1e6 df), while
+//! statrs' own t quantile is off from a few thousand df (7% at 1e7) and
+//! does not return at 1e8. From [`LARGE_DF`] on, the t tail therefore uses
 //! Hill's normalising transformation (ACM Algorithm 395) and the t
 //! quantile the Cornish–Fisher expansion in powers of 1/df; both are at
 //! machine precision there and tend to the normal as df grows.
 
-use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
+use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 use statrs::function::gamma;
+
+mod exact_t;
 
 /// Degrees of freedom from which the asymptotic t formulas replace statrs.
 /// Both agree with exact values to about 1e-14 already at this point.
@@ -71,7 +74,7 @@ pub fn students_t_sf(t: f64, df: f64) -> f64 {
         return f64::NAN;
     }
     if df < LARGE_DF {
-        return StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |d| d.sf(t));
+        return exact_t::upper_tail(t, df);
     }
     let z = hill_normal_deviate(t.abs(), df);
     if t >= 0.0 {
@@ -93,7 +96,7 @@ pub fn students_t_quantile(p: f64, df: f64) -> f64 {
         return f64::NAN;
     }
     if df < LARGE_DF {
-        return StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |d| d.inverse_cdf(p));
+        return exact_t::quantile(p, df);
     }
     cornish_fisher_t_quantile(normal_quantile(p), df)
 }

@@ -35,6 +35,10 @@ pub struct Distributions {
     pub normal_quantile: Vec<NormalQuantile>,
     pub normal_sf: Vec<NormalSf>,
     pub chi_squared_sf: Vec<ChiSquaredSf>,
+    /// Tails far beyond a usual alpha, same layout as `t_sf`.
+    pub t_far_sf: Vec<TSf>,
+    /// Quantiles at tiny p, same layout as `t_quantile`.
+    pub t_far_quantile: Vec<TQuantile>,
 }
 
 #[derive(Deserialize)]
