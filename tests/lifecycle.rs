@@ -24,7 +24,32 @@ fn post(path: &str, extra_headers: &str) -> String {
 #[test]
 fn sigterm_drains_a_stream_in_flight_then_exits_zero() {
     let mock = Mock::start_with(&["--gate-timeout", "20"]);
-    let mut sidecar = Sidecar::start(&mock.url(), &[]);
+    let sidecar = Sidecar::start(&mock.url(), &[]);
+    drain_on_sigterm(&mock, sidecar);
+}
+
+/// One usable CPU selects the single-threaded scheduler: the same signed,
+/// streamed, drained request must come out of it.
+#[test]
+fn a_sidecar_on_one_cpu_streams_and_drains_the_same() {
+    let mock = Mock::start_with(&["--gate-timeout", "20"]);
+    let sidecar = Sidecar::start_on_one_cpu(&mock.url());
+    let pid = sidecar.process.child.id();
+    let affinity = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    assert!(
+        affinity.contains("Cpus_allowed_list:\t0\n"),
+        "not pinned to CPU 0: {affinity}"
+    );
+    drain_on_sigterm(&mock, sidecar);
+    let recorded = mock.requests();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    // The mock answered 200, so it verified this signature as the sidecar's.
+    let authorization = support::recorded_header(&recorded[0], "authorization").unwrap_or("");
+    let credential = format!("Credential={}/", support::SIDECAR_KEY);
+    assert!(authorization.contains(&credential), "{authorization}");
+}
+
+fn drain_on_sigterm(mock: &Mock, mut sidecar: Sidecar) {
     let mut stream = TcpStream::connect(sidecar.addr()).unwrap_or_else(|e| panic!("{e}"));
     stream
         .write_all(post(STREAM, "").as_bytes())

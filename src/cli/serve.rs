@@ -54,16 +54,33 @@ pub fn ambient_region() -> Option<String> {
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
 }
 
+/// The runtime for `cpus` usable CPUs (the affinity mask and the cgroup
+/// quota both count). With one, the single-threaded scheduler: the
+/// multi-threaded one would add its cross-thread wake-ups to every request
+/// for no parallelism, which cost 14% of the proxy's CPU per request in
+/// the benchmark (docs/benchmark.md).
+fn runtime_for(cpus: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match cpus {
+        0 | 1 => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder.enable_all().build()
+}
+
+fn usable_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 pub fn run(args: ServeArgs) -> Result<(), CommandError> {
     let settings = args.settings()?;
     crate::logging::init(&settings.log);
     for (key, value, source) in settings.describe() {
         tracing::info!(key, value, %source, "setting");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let cpus = usable_cpus();
+    let runtime = runtime_for(cpus)
         .map_err(|e| CommandError::new(format!("cannot start the runtime: {e}")))?;
+    tracing::info!(cpus, flavor = ?runtime.handle().runtime_flavor(), "runtime");
     let reload = args.config.clone().map(|path| Reload {
         path,
         overrides: args.overrides(),
@@ -71,4 +88,17 @@ pub fn run(args: ServeArgs) -> Result<(), CommandError> {
     runtime
         .block_on(crate::sidecar::run(settings, reload))
         .map_err(CommandError::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::runtime::RuntimeFlavor;
+
+    #[test]
+    fn one_cpu_gets_the_single_threaded_scheduler() {
+        let flavor = |cpus| runtime_for(cpus).map(|r| r.handle().runtime_flavor());
+        assert_eq!(flavor(1).ok(), Some(RuntimeFlavor::CurrentThread));
+        assert_eq!(flavor(2).ok(), Some(RuntimeFlavor::MultiThread));
+    }
 }

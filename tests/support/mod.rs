@@ -182,9 +182,26 @@ impl Sidecar {
     }
 
     pub fn start_with_env(upstream: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        let command = Command::new(env!("CARGO_BIN_EXE_bedrock-tuner"));
+        Self::launch(command, upstream, extra, env)
+    }
+
+    /// Starts the sidecar (with its usual credentials) under `taskset -c 0`,
+    /// as a sidecar given one CPU runs.
+    pub fn start_on_one_cpu(upstream: &str) -> Self {
+        let mut command = Command::new("taskset");
+        command.args(["-c", "0", env!("CARGO_BIN_EXE_bedrock-tuner")]);
+        let env = [
+            ("AWS_ACCESS_KEY_ID", SIDECAR_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SIDECAR_SECRET),
+            ("AWS_SESSION_TOKEN", SIDECAR_TOKEN),
+        ];
+        Self::launch(command, upstream, &[], &env)
+    }
+
+    fn launch(mut command: Command, upstream: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let (port, admin_port) = (free_port(), free_port());
         let workdir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-tuner"));
         command
             .current_dir(workdir.path())
             .arg("serve")
