@@ -126,6 +126,23 @@ mod tests {
     }
 
     #[test]
+    fn a_tiny_alpha_gives_the_cauchy_width_not_a_panic() {
+        // Two observations, 1 df: the critical value is the Cauchy
+        // quantile 1/tan(π·α/2). This alpha once made statrs panic.
+        let alpha = 2.013905735604339e-225;
+        let m = Moments {
+            n: 2,
+            sum: 3.0,
+            sum_sq: 5.0,
+        };
+        let ci = mean_interval(&m, alpha).unwrap_or([f64::NAN; 2]);
+        let se = (0.5f64 / 2.0).sqrt();
+        let half = se / (std::f64::consts::PI * alpha / 2.0).tan();
+        assert!(((ci[1] - 1.5) / half - 1.0).abs() < 1e-12, "{ci:?}");
+        assert!(((1.5 - ci[0]) / half - 1.0).abs() < 1e-12, "{ci:?}");
+    }
+
+    #[test]
     fn empty_control_is_named() {
         let a = Moments {
             n: 0,
