@@ -13,8 +13,8 @@ scripts/stats/requirements.txt and scripts/stats/requirements-confseq.txt
 
 Every input is drawn from fixed seeds, so a rerun with the same library
 versions rewrites the same file, but for last-digit differences (1e-13
-relative, seen in the Welch and ratio sums) from one CPU to another. Inputs are chosen where the libraries
-themselves are accurate to far better than the 1e-9 relative tolerance of
+relative, seen in the Welch and ratio sums) from one CPU to another.
+Inputs are chosen where the libraries themselves are accurate to far better than the 1e-9 relative tolerance of
 the Rust test (p-values well above 1e-300, no catastrophic cancellation in
 the sums).
 """

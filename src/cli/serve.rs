@@ -57,8 +57,8 @@ pub fn ambient_region() -> Option<String> {
 /// The runtime for `cpus` usable CPUs (the affinity mask and the cgroup
 /// quota both count). With one, the single-threaded scheduler: the
 /// multi-threaded one would add its cross-thread wake-ups to every request
-/// for no parallelism, which cost 14% of the proxy's CPU per request in
-/// the benchmark (docs/benchmark.md).
+/// for no parallelism: pinned to one core, the single-threaded one used
+/// 0.84x the CPU per request (docs/benchmark.md).
 fn runtime_for(cpus: usize) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = match cpus {
         0 | 1 => tokio::runtime::Builder::new_current_thread(),

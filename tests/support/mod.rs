@@ -160,16 +160,18 @@ pub struct Sidecar {
     pub workdir: tempfile::TempDir,
 }
 
+/// The sidecar's own credentials, as its environment gives them.
+const SIDECAR_ENV: [(&str, &str); 3] = [
+    ("AWS_ACCESS_KEY_ID", SIDECAR_KEY),
+    ("AWS_SECRET_ACCESS_KEY", SIDECAR_SECRET),
+    ("AWS_SESSION_TOKEN", SIDECAR_TOKEN),
+];
+
 impl Sidecar {
     /// Starts `bedrock-tuner serve` pinned to `upstream` with the sidecar's
     /// credentials in its environment.
     pub fn start(upstream: &str, extra: &[&str]) -> Self {
-        let env = [
-            ("AWS_ACCESS_KEY_ID", SIDECAR_KEY),
-            ("AWS_SECRET_ACCESS_KEY", SIDECAR_SECRET),
-            ("AWS_SESSION_TOKEN", SIDECAR_TOKEN),
-        ];
-        Self::start_with_env(upstream, extra, &env)
+        Self::start_with_env(upstream, extra, &SIDECAR_ENV)
     }
 
     /// Starts the sidecar with `config` written to a temporary file.
@@ -191,12 +193,7 @@ impl Sidecar {
     pub fn start_on_one_cpu(upstream: &str) -> Self {
         let mut command = Command::new("taskset");
         command.args(["-c", "0", env!("CARGO_BIN_EXE_bedrock-tuner")]);
-        let env = [
-            ("AWS_ACCESS_KEY_ID", SIDECAR_KEY),
-            ("AWS_SECRET_ACCESS_KEY", SIDECAR_SECRET),
-            ("AWS_SESSION_TOKEN", SIDECAR_TOKEN),
-        ];
-        Self::launch(command, upstream, &[], &env)
+        Self::launch(command, upstream, &[], &SIDECAR_ENV)
     }
 
     fn launch(mut command: Command, upstream: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {

@@ -25,8 +25,7 @@ pub fn upper_tail(t: f64, df: f64) -> f64 {
     if square.is_finite() && x >= TINY_BETA_ARGUMENT {
         return beta::checked_beta_reg(a, 0.5, x).map_or(f64::NAN, |ib| 0.5 * ib);
     }
-    // ln x = ln df − 2 ln t − ln(1 + df/t²), exact where t² overflows.
-    let ln_x = df.ln() - 2.0 * t.ln() - (df / t / t).ln_1p();
+    let ln_x = -ln_1p_square_over_df(t, df);
     beta::checked_ln_beta(a, 0.5).map_or(f64::NAN, |ln_b| 0.5 * (a * ln_x - a.ln() - ln_b).exp())
 }
 
@@ -121,18 +120,23 @@ fn midpoint(lo: f64, hi: f64) -> f64 {
     }
 }
 
-/// ln f(t) for t ≥ 0, with ln(1 + t²/df) formed without overflowing t².
+/// ln f(t) for t ≥ 0.
 fn ln_density(t: f64, df: f64) -> f64 {
-    let square = t * t;
-    let ln_kernel = if square.is_finite() {
-        (square / df).ln_1p()
-    } else {
-        2.0 * t.ln() - df.ln() + (df / t / t).ln_1p()
-    };
     gamma::ln_gamma((df + 1.0) / 2.0)
         - gamma::ln_gamma(df / 2.0)
         - 0.5 * (df * std::f64::consts::PI).ln()
-        - (df + 1.0) / 2.0 * ln_kernel
+        - (df + 1.0) / 2.0 * ln_1p_square_over_df(t, df)
+}
+
+/// ln(1 + t²/df) for t ≥ 0, also where t² overflows a double: then it is
+/// 2 ln t − ln df + ln(1 + df/t²).
+fn ln_1p_square_over_df(t: f64, df: f64) -> f64 {
+    let square = t * t;
+    if square.is_finite() {
+        (square / df).ln_1p()
+    } else {
+        2.0 * t.ln() - df.ln() + (df / t / t).ln_1p()
+    }
 }
 
 #[cfg(test)]
