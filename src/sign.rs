@@ -6,7 +6,9 @@
 
 use std::time::SystemTime;
 
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode, sign,
+};
 use aws_sigv4::sign::v4;
 use bytes::Bytes;
 
@@ -32,15 +34,17 @@ pub fn sign_request(
         .region(region)
         .name(SERVICE)
         .time(SystemTime::now())
-        .settings(SigningSettings::default())
+        .settings(settings_for(request.uri().path()))
         .build()
         .map_err(|e| ProxyError::Signing(e.to_string()))?
         .into();
     let headers = signable_headers(request.headers())?;
-    let uri = request.uri().to_string();
+    // The host is signed from the `Host` header; the origin-form target
+    // is all the canonical request needs from the URI.
+    let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let signable = SignableRequest::new(
         request.method().as_str(),
-        uri,
+        target,
         headers.into_iter(),
         SignableBody::Bytes(request.body()),
     )
@@ -50,6 +54,26 @@ pub fn sign_request(
         .into_parts();
     instructions.apply_to_request_http1x(request);
     Ok(())
+}
+
+/// aws-sigv4's defaults, except that path normalisation is skipped when it
+/// could not change the path: it splits and re-joins every path with a dot
+/// in it, and every model id has one.
+fn settings_for(path: &str) -> SigningSettings {
+    let mut settings = SigningSettings::default();
+    if normalizing_changes_nothing(path) {
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    }
+    settings
+}
+
+/// True for an absolute path without empty, `.` or `..` segments, the
+/// only things SigV4's path normalisation removes.
+fn normalizing_changes_nothing(path: &str) -> bool {
+    path.strip_prefix('/').is_some_and(|rest| {
+        rest.split('/')
+            .all(|segment| !matches!(segment, "" | "." | ".."))
+    })
 }
 
 fn signable_headers(headers: &http::HeaderMap) -> Result<Vec<(&str, &str)>, ProxyError> {
@@ -63,4 +87,68 @@ fn signable_headers(headers: &http::HeaderMap) -> Result<Vec<(&str, &str)>, Prox
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use aws_credential_types::Credentials;
+
+    use super::*;
+
+    fn signature(path: &str, mode: UriPathNormalizationMode) -> String {
+        let identity = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test").into();
+        let mut settings = SigningSettings::default();
+        settings.uri_path_normalization_mode = mode;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name(SERVICE)
+            .time(UNIX_EPOCH + Duration::from_secs(1_764_000_000))
+            .settings(settings)
+            .build()
+            .expect("params")
+            .into();
+        let headers = [("host", "bedrock-runtime.us-east-1.amazonaws.com")];
+        let request = SignableRequest::new(
+            "POST",
+            path,
+            headers.into_iter(),
+            SignableBody::Bytes(b"{}"),
+        )
+        .expect("signable");
+        sign(request, &params)
+            .expect("signs")
+            .signature()
+            .to_string()
+    }
+
+    #[test]
+    fn skipping_normalisation_only_where_it_is_the_identity() {
+        let unchanged = [
+            "/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke",
+            "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-3-haiku-20240307-v1%3A0/converse",
+            "/model/arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.meta.llama3-1-8b-instruct-v1:0/converse-stream",
+            "/guardrail/gr1/version/1/apply",
+            "/a/.../b",
+            "/a/..b./.c",
+        ];
+        for path in unchanged {
+            assert!(normalizing_changes_nothing(path), "{path}");
+            assert_eq!(
+                signature(path, UriPathNormalizationMode::Enabled),
+                signature(path, UriPathNormalizationMode::Disabled),
+                "{path}"
+            );
+        }
+        for path in ["/a/./b", "/a/../b", "//a", "/a//b", "/a/", "/", "", "a/b"] {
+            assert!(!normalizing_changes_nothing(path), "{path}");
+        }
+        // The comparison above can tell the modes apart where they differ.
+        assert_ne!(
+            signature("/a/./b", UriPathNormalizationMode::Enabled),
+            signature("/a/./b", UriPathNormalizationMode::Disabled)
+        );
+    }
 }

@@ -7,6 +7,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use base64::Engine;
+
 use support::{Mock, Sidecar, http};
 
 const INVOKE: &str = "/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke";
@@ -99,6 +101,26 @@ fn the_body_budget_turns_memory_pressure_into_a_retryable_503() {
     let _ = slow.set_read_timeout(Some(Duration::from_secs(10)));
     let _ = slow.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The upload arrived in two pieces; it must leave whole and signed.
+    let forwarded = mock.requests();
+    let record = forwarded
+        .last()
+        .unwrap_or_else(|| panic!("nothing forwarded"));
+    assert_eq!(
+        record["verification"]["ok"], true,
+        "{}",
+        record["verification"]
+    );
+    let sent = base64::engine::general_purpose::STANDARD
+        .decode(record["body_b64"].as_str().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The default profile may add parameters; the prompt must be intact.
+    let sent: serde_json::Value = serde_json::from_slice(&sent).unwrap_or_else(|e| panic!("{e}"));
+    let uploaded: serde_json::Value = serde_json::from_str(&full).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        sent["messages"] == uploaded["messages"],
+        "the prompt changed in transit"
+    );
     let (status, reply) = http(sidecar.port, "POST", INVOKE, &full);
     assert_eq!(status, 200, "{reply}");
 }

@@ -74,19 +74,63 @@ pub async fn read(
         budget.take(&mut hold, len)?;
     }
     let mut body = body;
-    let mut buffer = BytesMut::with_capacity(declared.unwrap_or(0));
+    let mut whole = Whole::with_capacity(declared.unwrap_or(0));
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ProxyError::ClientBody(e.to_string()))?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
-        if buffer.len() + data.len() > limit {
+        let held = whole.len();
+        if held + data.len() > limit {
             return Err(too_large());
         }
-        let beyond_declared = (buffer.len() + data.len()).saturating_sub(declared.unwrap_or(0));
-        let charged_already = buffer.len().saturating_sub(declared.unwrap_or(0));
+        let beyond_declared = (held + data.len()).saturating_sub(declared.unwrap_or(0));
+        let charged_already = held.saturating_sub(declared.unwrap_or(0));
         budget.take(&mut hold, beyond_declared - charged_already)?;
-        buffer.extend_from_slice(&data);
+        whole.push(data);
     }
-    Ok((buffer.freeze(), hold))
+    Ok((whole.into_bytes(), hold))
+}
+
+/// A body gathered from its frames. A body that arrives in one frame (the
+/// usual case for a small request) is kept as that frame, not copied.
+struct Whole {
+    first: Option<Bytes>,
+    joined: BytesMut,
+    capacity: usize,
+}
+
+impl Whole {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            first: None,
+            joined: BytesMut::new(),
+            capacity,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.first.as_ref().map_or(0, Bytes::len) + self.joined.len()
+    }
+
+    fn push(&mut self, data: Bytes) {
+        match (self.first.take(), self.joined.is_empty()) {
+            (None, true) => self.first = Some(data),
+            (first, _) => {
+                if let Some(first) = first {
+                    self.joined
+                        .reserve(self.capacity.max(first.len() + data.len()));
+                    self.joined.extend_from_slice(&first);
+                }
+                self.joined.extend_from_slice(&data);
+            }
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self.first {
+            Some(one) => one,
+            None => self.joined.freeze(),
+        }
+    }
 }

@@ -4,9 +4,12 @@
 
 use aws_smithy_types::event_stream::{HeaderValue, Message};
 use base64::Engine;
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::rewrite::json_text::Entries;
+use fields::AnswerFields;
+
+mod fields;
 
 /// What the sidecar learned from one answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,22 +43,16 @@ impl Usage {
     /// any family, or Converse). Only the fields that can carry usage are
     /// parsed; the answer's content is skipped over.
     pub fn absorb_json_body(&mut self, body: &[u8]) {
-        let Ok(Entries(entries)) = serde_json::from_slice::<Entries<'_>>(body) else {
-            return;
-        };
-        let usage_fields = entries
-            .into_iter()
-            .filter(|(key, _)| is_usage_key(key))
-            .filter_map(|(key, raw)| {
-                Some((key.into_owned(), serde_json::from_str(raw.get()).ok()?))
-            })
-            .collect();
-        self.absorb_json(&Value::Object(usage_fields));
+        if let Ok(fields) = serde_json::from_slice::<AnswerFields>(body) {
+            self.absorb_fields(&fields);
+        }
     }
 
     /// The same, from an already parsed answer.
     pub fn absorb_json_value(&mut self, json: &Value) {
-        self.absorb_json(json);
+        if let Ok(fields) = AnswerFields::deserialize(json) {
+            self.absorb_fields(&fields);
+        }
     }
 
     /// Reads one decoded event-stream message.
@@ -82,24 +79,19 @@ impl Usage {
                     self.absorb_json_body(&inner);
                 }
             }
-            None => self.absorb_json(&json),
+            None => self.absorb_json_value(&json),
         }
     }
 
-    fn absorb_json(&mut self, json: &Value) {
-        let metrics = json.get(METRICS);
-        let usage = json.get(USAGE);
-        let delta = json.get(DELTA);
-        let message_usage = json.get(MESSAGE).and_then(|m| m.get(USAGE));
-        let pick = |keys: &[&str]| -> Option<u64> {
-            [metrics, usage, message_usage, Some(json)]
-                .into_iter()
-                .flatten()
-                .flat_map(|obj| keys.iter().filter_map(|k| obj.get(*k)?.as_u64()))
-                .next()
-        };
-        let input = pick(&INPUT_KEYS);
-        let output = pick(&OUTPUT_KEYS);
+    fn absorb_fields(&mut self, answer: &AnswerFields) {
+        let places = [
+            answer.metrics.as_ref(),
+            answer.usage.as_ref(),
+            answer.message_usage.as_ref(),
+            Some(&answer.top),
+        ];
+        let input = places.iter().flatten().find_map(|c| c.input());
+        let output = places.iter().flatten().find_map(|c| c.output());
         // A stream reports tokens more than once (message_start, then the
         // final metrics): the later figure is the complete one.
         if input.is_some() {
@@ -108,10 +100,10 @@ impl Usage {
         if output.is_some() {
             self.output_tokens = output;
         }
-        let stop = [Some(json), delta]
+        let stop = [Some(&answer.top), answer.delta.as_ref()]
             .into_iter()
             .flatten()
-            .find_map(|o| STOP_KEYS.iter().find_map(|k| o.get(*k))?.as_str());
+            .find_map(|c| c.stop());
         if let Some(stop) = stop {
             self.stop_reason = Some(stop.to_string());
         }
@@ -139,14 +131,6 @@ const OUTPUT_KEYS: [&str; 4] = [
     "generation_token_count",
 ];
 const STOP_KEYS: [&str; 2] = ["stop_reason", "stopReason"];
-
-/// Whether a top-level key of an answer can hold anything usage reads.
-fn is_usage_key(key: &str) -> bool {
-    [METRICS, USAGE, DELTA, MESSAGE].contains(&key)
-        || INPUT_KEYS.contains(&key)
-        || OUTPUT_KEYS.contains(&key)
-        || STOP_KEYS.contains(&key)
-}
 
 fn header<'a>(message: &'a Message, name: &str) -> Option<&'a str> {
     message
@@ -197,8 +181,37 @@ mod tests {
         ))
     }
 
+    /// Usage read the plain way, by looking fields up in a parsed tree:
+    /// the reference the lean reader must agree with.
+    fn usage_by_lookup(json: &Value) -> Usage {
+        let message_usage = json.get(MESSAGE).and_then(|m| m.get(USAGE));
+        let places = [
+            json.get(METRICS),
+            json.get(USAGE),
+            message_usage,
+            Some(json),
+        ];
+        let pick = |keys: &[&str]| {
+            places
+                .into_iter()
+                .flatten()
+                .flat_map(|obj| keys.iter().filter_map(|k| obj.get(*k)?.as_u64()))
+                .next()
+        };
+        let stop = [Some(json), json.get(DELTA)]
+            .into_iter()
+            .flatten()
+            .find_map(|o| STOP_KEYS.iter().find_map(|k| o.get(*k))?.as_str());
+        Usage {
+            input_tokens: pick(&INPUT_KEYS),
+            output_tokens: pick(&OUTPUT_KEYS),
+            stop_reason: stop.map(str::to_string),
+            ..Usage::default()
+        }
+    }
+
     #[test]
-    fn reading_only_the_usage_fields_agrees_with_reading_everything() {
+    fn reading_only_the_usage_fields_agrees_with_looking_them_up() {
         let answers = [
             r#"{"id":"m","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":12,"output_tokens":34}}"#,
             r#"{"output":{"message":{"role":"assistant","content":[{"text":"x"}]}},"stopReason":"max_tokens","usage":{"inputTokens":5,"outputTokens":6,"totalTokens":11}}"#,
@@ -208,15 +221,30 @@ mod tests {
             r#"{"type":"message_delta","delta":{"stop_reason":"stop_sequence"},"usage":{"output_tokens":4}}"#,
             r#"{"amazon-bedrock-invocationMetrics":{"inputTokenCount":1,"outputTokenCount":2},"outputs":[]}"#,
             r#"{"usage":"not an object","stop_reason":7}"#,
+            r#"{"usage":{"input_tokens":-3,"inputTokens":2.5,"inputTokenCount":4},"output_tokens":[1]}"#,
+            r#"{"stop_reason":null,"stopReason":"end_turn","delta":{"stopReason":"x"}}"#,
+            r#"{"message":"text","delta":[{"stop_reason":"y"}],"usage":{"output_tokens":18446744073709551615}}"#,
+            r#"{"message":{"usage":[1,2]},"usage":{"usage":{"input_tokens":1}},"input_tokens":6}"#,
+            r#"{"usage":{"input_tokens":1},"usage":{"input_tokens":2},"stop_reason":"a","stop_reason":"b"}"#,
+            r#"{"in\u0070ut_tokens":5,"stop\u005freason":"escaped keys","nested":{"input_tokens":9}}"#,
+            r#"{"amazon-bedrock-invocationMetrics":{"outputTokenCount":1e3},"usage":{"output_tokens":true}}"#,
             r#"{}"#,
         ];
         for answer in answers {
+            let tree: Value = serde_json::from_str(answer).expect("valid");
+            let expected = usage_by_lookup(&tree);
             let mut lean = Usage::default();
             lean.absorb_json_body(answer.as_bytes());
-            let mut full = Usage::default();
-            full.absorb_json_value(&serde_json::from_str(answer).expect("valid"));
-            assert_eq!(lean, full, "{answer}");
+            assert_eq!(lean, expected, "{answer}");
+            let mut from_tree = Usage::default();
+            from_tree.absorb_json_value(&tree);
+            assert_eq!(from_tree, expected, "{answer}");
         }
+        let mut untouched = Usage::default();
+        for not_an_object in ["[1]", "\"usage\"", "{\"usage\":", "7"] {
+            untouched.absorb_json_body(not_an_object.as_bytes());
+        }
+        assert_eq!(untouched, Usage::default());
     }
 
     #[test]
