@@ -6,26 +6,40 @@
 
 use std::io::BufReader;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http_body_util::Full;
 use hyper::body::Incoming;
+use hyper::client::conn::http1;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use tower_service::Service;
 
 use crate::error::ProxyError;
 
-/// Idle upstream connections are closed after this long; AWS's own load
-/// balancers close idle connections after about a minute.
+mod pool;
+
+use pool::{Conn, Pool};
+
+/// Idle upstream connections are not reused after this long; AWS's own
+/// load balancers close idle connections after about a minute.
 const POOL_IDLE: Duration = Duration::from_secs(50);
 
 /// Sends requests upstream over pooled HTTP/1.1 connections, TLS by rustls.
 #[derive(Clone)]
 pub struct Forwarder {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    connector: HttpsConnector<HttpConnector>,
+    pool: Arc<Pool>,
+}
+
+/// Where a request goes, split off its URI.
+struct Destination {
+    scheme: Scheme,
+    authority: Authority,
+    uri: http::Uri,
 }
 
 impl Forwarder {
@@ -41,45 +55,109 @@ impl Forwarder {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE)
-            .build(connector);
-        Ok(Self { client })
+        Ok(Self {
+            connector,
+            pool: Arc::new(Pool::new(POOL_IDLE)),
+        })
     }
 
-    /// Sends one signed request and returns the upstream's response head
-    /// with its body still streaming.
+    /// Sends one signed request (absolute URI, `Host` set) and returns the
+    /// upstream's response head with its body still streaming.
     pub async fn send(
         &self,
         request: http::Request<Bytes>,
     ) -> Result<http::Response<Incoming>, ProxyError> {
-        let upstream = request
-            .uri()
-            .authority()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let request = request.map(Full::new);
-        self.client
-            .request(request)
+        let (mut parts, body) = request.into_parts();
+        let destination = destination(&parts.uri)?;
+        // HTTP/1.1 to an origin server names the path alone.
+        parts.uri = http::Uri::from(
+            parts
+                .uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        );
+        let mut request = http::Request::from_parts(parts, Full::new(body));
+        loop {
+            let (mut conn, reused) = match self
+                .pool
+                .checkout(&destination.scheme, &destination.authority)
+            {
+                Some(conn) => (conn, true),
+                None => (self.connect(&destination).await?, false),
+            };
+            match conn.sender.try_send_request(request).await {
+                Ok(response) => {
+                    self.pool
+                        .put(&destination.scheme, &destination.authority, conn);
+                    return Ok(response);
+                }
+                Err(mut failed) => match failed.take_message() {
+                    // A kept connection the upstream closed before this
+                    // request was written: nothing was sent, so another
+                    // connection may carry it. Each retry drops one kept
+                    // connection and a fresh one is never retried, so this
+                    // ends.
+                    Some(unsent) if reused => request = unsent,
+                    _ => return Err(unreachable(&destination, describe(&failed.into_error()))),
+                },
+            }
+        }
+    }
+
+    async fn connect(&self, destination: &Destination) -> Result<Conn, ProxyError> {
+        let io = self
+            .connector
+            .clone()
+            .call(destination.uri.clone())
             .await
-            .map_err(|e| ProxyError::UpstreamUnreachable {
-                upstream,
-                reason: describe(&e),
-            })
+            .map_err(|e| unreachable(destination, format!("connect failed: {}", deepest(&*e))))?;
+        let (sender, connection) = http1::handshake(io)
+            .await
+            .map_err(|e| unreachable(destination, describe(&e)))?;
+        // The connection is driven by its own task; it ends when the
+        // upstream closes it or when its sender is dropped and it is idle.
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "upstream connection ended");
+            }
+        });
+        Ok(Conn::new(sender))
+    }
+}
+
+fn destination(uri: &http::Uri) -> Result<Destination, ProxyError> {
+    match (uri.scheme(), uri.authority()) {
+        (Some(scheme), Some(authority)) => Ok(Destination {
+            scheme: scheme.clone(),
+            authority: authority.clone(),
+            uri: uri.clone(),
+        }),
+        _ => Err(ProxyError::UpstreamUnreachable {
+            upstream: uri.to_string(),
+            reason: "the upstream URL has no scheme or host".into(),
+        }),
+    }
+}
+
+fn unreachable(destination: &Destination, reason: String) -> ProxyError {
+    ProxyError::UpstreamUnreachable {
+        upstream: destination.authority.to_string(),
+        reason,
     }
 }
 
 /// The deepest cause is what an operator needs ("connection refused").
-fn describe(error: &hyper_util::client::legacy::Error) -> String {
-    let mut deepest: &dyn std::error::Error = error;
+fn describe(error: &hyper::Error) -> String {
+    deepest(error)
+}
+
+fn deepest(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut deepest = error;
     while let Some(next) = deepest.source() {
         deepest = next;
     }
-    if error.is_connect() {
-        format!("connect failed: {deepest}")
-    } else {
-        deepest.to_string()
-    }
+    deepest.to_string()
 }
 
 fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
@@ -115,3 +193,6 @@ fn add_pem_roots(roots: &mut rustls::RootCertStore, path: &Path) -> Result<(), S
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests;
