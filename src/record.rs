@@ -5,16 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod metrics;
+mod series;
 pub mod tap;
 pub mod usage;
 
 pub use metrics::Metrics;
 
 use crate::observe::{ObservationSink, PriceTable};
+use series::{CallSeries, Direction};
 use usage::{Usage, exception_label, stop_reason_label};
 
 /// The bounded labels a request is counted under.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Labels {
     pub operation: &'static str,
     pub model: String,
@@ -61,50 +63,35 @@ impl Recorder {
     pub fn record(&self, o: &Observation) {
         let m = &self.metrics;
         let l = &o.labels;
-        let call = [
-            l.operation,
-            l.model.as_str(),
-            l.intent.as_str(),
-            l.variant.as_str(),
-        ];
+        let series = m.series.get(l);
         m.requests
-            .with_label_values(&[call[0], call[1], call[2], call[3], o.outcome])
+            .with_label_values(&[l.operation, &l.model, &l.intent, &l.variant, o.outcome])
             .inc();
         if o.retry {
             m.retries.with_label_values(&[l.operation, &l.model]).inc();
         }
-        m.request_duration
-            .with_label_values(&call)
-            .observe(o.total.as_secs_f64());
+        series.request_duration(m, l).observe(o.total.as_secs_f64());
         if let Some(d) = o.upstream {
-            m.upstream_duration
-                .with_label_values(&[l.operation, &l.model])
-                .observe(d.as_secs_f64());
+            series.upstream_duration(m, l).observe(d.as_secs_f64());
         }
         if let Some(d) = o.overhead {
-            m.overhead
-                .with_label_values(&[l.operation])
-                .observe(d.as_secs_f64());
+            series.overhead(m, l).observe(d.as_secs_f64());
         }
         if let Some(d) = o.time_to_first_byte {
-            m.time_to_first_byte
-                .with_label_values(&call)
-                .observe(d.as_secs_f64());
+            series.time_to_first_byte(m, l).observe(d.as_secs_f64());
         }
-        self.record_usage(o);
+        self.record_usage(o, &series);
     }
 
-    fn record_usage(&self, o: &Observation) {
+    fn record_usage(&self, o: &Observation, series: &CallSeries) {
         let m = &self.metrics;
         let l = &o.labels;
         for (direction, count) in [
-            ("input", o.usage.input_tokens),
-            ("output", o.usage.output_tokens),
+            (Direction::Input, o.usage.input_tokens),
+            (Direction::Output, o.usage.output_tokens),
         ] {
             if let Some(n) = count {
-                m.tokens
-                    .with_label_values(&[direction, &l.model, &l.intent, &l.variant])
-                    .inc_by(n);
+                series.tokens(m, l, direction).inc_by(n);
             }
         }
         if o.usage.stop_reason.is_some() {

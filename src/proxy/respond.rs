@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use http::{HeaderMap, HeaderValue, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
@@ -16,14 +16,21 @@ use crate::record::{Observation, Recorder};
 
 /// Connection-level response headers: hyper sets its own, and HTTP/2
 /// forbids them.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "upgrade",
-    "te",
-    "trailer",
+const HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::TE,
+    header::TRAILER,
 ];
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-tuner-request-id");
+const INTENT: HeaderName = HeaderName::from_static("x-tuner-intent");
+const PROFILE: HeaderName = HeaderName::from_static("x-tuner-profile");
+const EXPERIMENT: HeaderName = HeaderName::from_static("x-tuner-experiment");
+const VARIANT: HeaderName = HeaderName::from_static("x-tuner-variant");
+const ASSIGNMENT: HeaderName = HeaderName::from_static("x-tuner-assignment");
 
 pub fn stream_back(
     mut ctx: RequestContext,
@@ -31,8 +38,8 @@ pub fn stream_back(
     recorder: Recorder,
 ) -> Response<ProxyBody> {
     let (mut parts, body) = upstream.into_parts();
-    for name in HOP_BY_HOP {
-        parts.headers.remove(*name);
+    for name in &HOP_BY_HOP {
+        parts.headers.remove(name);
     }
     add_tuner_headers(&mut parts.headers, &ctx);
     let event_stream = ctx.route.operation.is_stream() || is_event_stream(&parts.headers);
@@ -50,21 +57,18 @@ pub fn stream_back(
 
 /// Adds the sidecar's own response headers.
 pub fn add_tuner_headers(headers: &mut HeaderMap, ctx: &RequestContext) {
-    let mut set = |name: &'static str, value: &str| {
+    let mut set = |name: &HeaderName, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
             headers.insert(name, v);
         }
     };
-    set("x-tuner-request-id", &ctx.id);
-    set("x-tuner-intent", &ctx.labels.intent);
-    set(
-        "x-tuner-profile",
-        ctx.tuned.profile.as_deref().unwrap_or("none"),
-    );
+    set(&REQUEST_ID, &ctx.id);
+    set(&INTENT, &ctx.labels.intent);
+    set(&PROFILE, ctx.tuned.profile.as_deref().unwrap_or("none"));
     if let Some(tag) = &ctx.tuned.experiment {
-        set("x-tuner-experiment", &tag.experiment);
-        set("x-tuner-variant", &tag.variant);
-        set("x-tuner-assignment", tag.reason.as_str());
+        set(&EXPERIMENT, &tag.experiment);
+        set(&VARIANT, &tag.variant);
+        set(&ASSIGNMENT, tag.reason.as_str());
     }
 }
 

@@ -67,6 +67,8 @@ pub struct Metrics {
     pub analysis_p: GaugeVec,
     pub analysis_srm: GaugeVec,
     pub models: LabelCap,
+    /// Handles to the per-call series, by label set.
+    pub series: super::series::SeriesCache,
 }
 
 /// Latency buckets from 5 ms to 15 minutes: generations are long.
@@ -214,6 +216,7 @@ impl Metrics {
                 &["experiment"],
             )?,
             models: LabelCap::new(64),
+            series: Default::default(),
             registry,
         };
         Ok(metrics)

@@ -11,6 +11,11 @@ use fields::AnswerFields;
 
 mod fields;
 
+const INPUT_TOKEN_COUNT: http::HeaderName =
+    http::HeaderName::from_static("x-amzn-bedrock-input-token-count");
+const OUTPUT_TOKEN_COUNT: http::HeaderName =
+    http::HeaderName::from_static("x-amzn-bedrock-output-token-count");
+
 /// What the sidecar learned from one answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -26,15 +31,15 @@ pub struct Usage {
 impl Usage {
     /// Token counts from `X-Amzn-Bedrock-*-Token-Count` headers.
     pub fn from_headers(headers: &http::HeaderMap) -> Self {
-        let count = |name: &str| {
+        let count = |name: &http::HeaderName| {
             headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse().ok())
         };
         Usage {
-            input_tokens: count("x-amzn-bedrock-input-token-count"),
-            output_tokens: count("x-amzn-bedrock-output-token-count"),
+            input_tokens: count(&INPUT_TOKEN_COUNT),
+            output_tokens: count(&OUTPUT_TOKEN_COUNT),
             ..Usage::default()
         }
     }
