@@ -76,9 +76,16 @@ fn normalizing_changes_nothing(path: &str) -> bool {
     })
 }
 
+/// The headers the signature covers: those SigV4 requires (`host`, every
+/// `x-amz-*`) and those that change what Bedrock does with the call
+/// (`content-type`, `accept`, Bedrock's `x-amzn-*` options). The others
+/// (`content-length`, `accept-encoding`, the SDK's `amz-sdk-*` retry
+/// bookkeeping) travel unsigned, which SigV4 allows; TLS protects them in
+/// transit, and every signed header costs aws-sigv4 several allocations.
 fn signable_headers(headers: &http::HeaderMap) -> Result<Vec<(&str, &str)>, ProxyError> {
     headers
         .iter()
+        .filter(|(name, _)| is_signed(name.as_str()))
         .map(|(name, value)| {
             value.to_str().map(|v| (name.as_str(), v)).map_err(|_| {
                 ProxyError::Signing(format!(
@@ -87,6 +94,12 @@ fn signable_headers(headers: &http::HeaderMap) -> Result<Vec<(&str, &str)>, Prox
             })
         })
         .collect()
+}
+
+fn is_signed(name: &str) -> bool {
+    matches!(name, "host" | "content-type" | "accept")
+        || name.starts_with("x-amz-")
+        || name.starts_with("x-amzn-")
 }
 
 #[cfg(test)]
@@ -122,6 +135,52 @@ mod tests {
             .expect("signs")
             .signature()
             .to_string()
+    }
+
+    #[test]
+    fn the_signature_covers_what_sigv4_and_bedrock_need() {
+        let credentials =
+            Credentials::new("AKIDEXAMPLE", "secret", Some("token".into()), None, "test");
+        let mut request =
+            http::Request::post("https://bedrock-runtime.us-east-1.amazonaws.com/model/m/invoke")
+                .header("host", "bedrock-runtime.us-east-1.amazonaws.com")
+                .header("content-type", "application/json")
+                .header("accept", "application/json")
+                .header("content-length", "2")
+                .header("accept-encoding", "gzip")
+                .header("amz-sdk-invocation-id", "6f1c")
+                .header("amz-sdk-request", "attempt=1; max=3")
+                .header("x-amz-user-agent", "aws-sdk-js/3")
+                .header("x-amzn-bedrock-guardrailidentifier", "gr1")
+                .header("user-agent", "app/1.0")
+                .body(Bytes::from_static(b"{}"))
+                .expect("request");
+        sign_request(
+            &mut request,
+            &SigningIdentity::new(credentials),
+            "us-east-1",
+        )
+        .expect("signs");
+        let authorization = request.headers()["authorization"].to_str().expect("ascii");
+        let signed = authorization
+            .split("SignedHeaders=")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .expect("signed headers");
+        assert_eq!(
+            signed,
+            "accept;content-type;host;x-amz-date;x-amz-security-token;x-amz-user-agent;\
+             x-amzn-bedrock-guardrailidentifier"
+        );
+        // Unsigned headers still travel.
+        for name in [
+            "content-length",
+            "accept-encoding",
+            "amz-sdk-invocation-id",
+            "user-agent",
+        ] {
+            assert!(request.headers().contains_key(name), "{name}");
+        }
     }
 
     #[test]
