@@ -6,14 +6,17 @@
 
 use std::time::SystemTime;
 
+use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
     SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode, sign,
 };
 use aws_sigv4::sign::v4;
 use bytes::Bytes;
+use http::HeaderValue;
 
 use crate::error::ProxyError;
 
+mod canonical;
 pub mod credentials;
 
 pub use credentials::{CredentialCache, SigningIdentity};
@@ -23,17 +26,53 @@ const SERVICE: &str = "bedrock";
 
 /// Signs `request` (whose `Host` header is already the upstream's) for
 /// `region`, adding `Authorization`, `X-Amz-Date` and, with temporary
-/// credentials, `X-Amz-Security-Token`.
+/// credentials, `X-Amz-Security-Token`. An SDK's ordinary call is signed
+/// by the lean path in `canonical`; the rest by aws-sigv4's `sign()`.
 pub fn sign_request(
     request: &mut http::Request<Bytes>,
     signer: &SigningIdentity,
     region: &str,
 ) -> Result<(), ProxyError> {
+    let now = SystemTime::now();
+    let lean = signer
+        .identity
+        .data::<Credentials>()
+        .and_then(|credentials| canonical::sign(request, credentials, region, now));
+    match lean {
+        Some(signed) => apply(request, signed),
+        None => sign_in_general(request, signer, region, now),
+    }
+}
+
+fn apply(request: &mut http::Request<Bytes>, signed: canonical::Signed) -> Result<(), ProxyError> {
+    let invalid = |_| ProxyError::Signing("the signature is not a valid header value".into());
+    let headers = request.headers_mut();
+    headers.insert(
+        canonical::X_AMZ_DATE,
+        HeaderValue::try_from(signed.date_time).map_err(invalid)?,
+    );
+    let mut authorization = HeaderValue::try_from(signed.authorization).map_err(invalid)?;
+    authorization.set_sensitive(true);
+    headers.insert(http::header::AUTHORIZATION, authorization);
+    if let Some(mut token) = signed.security_token {
+        token.set_sensitive(true);
+        headers.insert(canonical::X_AMZ_SECURITY_TOKEN, token);
+    }
+    Ok(())
+}
+
+/// aws-sigv4's general signer, for what the lean path does not cover.
+fn sign_in_general(
+    request: &mut http::Request<Bytes>,
+    signer: &SigningIdentity,
+    region: &str,
+    now: SystemTime,
+) -> Result<(), ProxyError> {
     let params = v4::SigningParams::builder()
         .identity(&signer.identity)
         .region(region)
         .name(SERVICE)
-        .time(SystemTime::now())
+        .time(now)
         .settings(settings_for(request.uri().path()))
         .build()
         .map_err(|e| ProxyError::Signing(e.to_string()))?
