@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod analysis;
 pub mod bedrock_client;
+pub mod calendar;
 pub mod classify;
 pub mod cli;
 pub mod config;

@@ -108,13 +108,17 @@ async fn text(response: http::Response<Incoming>) -> String {
     String::from_utf8(body.to_bytes().to_vec()).expect("utf-8")
 }
 
+/// One request's whole answer, as text.
+async fn fetch(forwarder: &Forwarder, upstream: &Upstream, path: &str) -> String {
+    text(forwarder.send(upstream.request(path)).await.expect("sent")).await
+}
+
 #[tokio::test]
 async fn one_connection_carries_requests_one_after_another() {
     let upstream = Upstream::start().await;
     let forwarder = forwarder();
     for _ in 0..5 {
-        let response = forwarder.send(upstream.request("/")).await.expect("sent");
-        assert_eq!(text(response).await, "ok");
+        assert_eq!(fetch(&forwarder, &upstream, "/").await, "ok");
     }
     assert_eq!(upstream.accepted(), 1);
 }
@@ -127,15 +131,13 @@ async fn a_connection_still_streaming_is_not_given_a_second_request() {
         .send(upstream.request("/slow"))
         .await
         .expect("sent");
-    let response = forwarder.send(upstream.request("/")).await.expect("sent");
-    assert_eq!(text(response).await, "ok");
+    assert_eq!(fetch(&forwarder, &upstream, "/").await, "ok");
     assert_eq!(upstream.accepted(), 2, "the busy connection was reused");
     upstream.release_all().await;
     assert_eq!(text(streaming).await, "first");
     // Both connections are free again: no third one is opened.
     for _ in 0..3 {
-        let response = forwarder.send(upstream.request("/")).await.expect("sent");
-        assert_eq!(text(response).await, "ok");
+        assert_eq!(fetch(&forwarder, &upstream, "/").await, "ok");
     }
     assert_eq!(upstream.accepted(), 2);
 }
@@ -145,11 +147,7 @@ async fn a_connection_the_upstream_closed_is_replaced() {
     let upstream = Upstream::start().await;
     let forwarder = forwarder();
     for _ in 0..3 {
-        let response = forwarder
-            .send(upstream.request("/bye"))
-            .await
-            .expect("sent");
-        assert_eq!(text(response).await, "bye");
+        assert_eq!(fetch(&forwarder, &upstream, "/bye").await, "bye");
     }
     assert_eq!(upstream.accepted(), 3);
 }
@@ -164,8 +162,7 @@ async fn an_abandoned_answer_closes_its_connection() {
         .expect("sent");
     // The app went away mid-answer: the upstream call must not live on.
     drop(streaming);
-    let response = forwarder.send(upstream.request("/")).await.expect("sent");
-    assert_eq!(text(response).await, "ok");
+    assert_eq!(fetch(&forwarder, &upstream, "/").await, "ok");
     assert_eq!(upstream.accepted(), 2);
     // Closed, not kept: the upstream's writes start failing.
     let sender = upstream.release.lock().await.remove(0);

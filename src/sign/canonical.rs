@@ -23,6 +23,7 @@ use http::header::HeaderName;
 use sha2::{Digest, Sha256};
 
 use super::{SERVICE, is_signed, normalizing_changes_nothing};
+use crate::calendar::civil_date;
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 pub(super) const X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
@@ -213,27 +214,6 @@ impl Stamp {
         );
         Some(Self { date_time, date })
     }
-}
-
-/// Year, month and day of the proleptic Gregorian calendar for a count of
-/// days since 1970-01-01, by counting 400-year eras from 0000-03-01 (so
-/// that the leap day is the last day of its year).
-fn civil_date(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -128,12 +128,13 @@ fn ln_density(t: f64, df: f64) -> f64 {
         - (df + 1.0) / 2.0 * ln_1p_square_over_df(t, df)
 }
 
-/// ln(1 + t²/df) for t ≥ 0, also where t² overflows a double: then it is
+/// ln(1 + t²/df) for t ≥ 0, also where t²/df overflows a double (with
+/// df < 1 that happens before t² does): then it is
 /// 2 ln t − ln df + ln(1 + df/t²).
 fn ln_1p_square_over_df(t: f64, df: f64) -> f64 {
-    let square = t * t;
-    if square.is_finite() {
-        (square / df).ln_1p()
+    let ratio = t * t / df;
+    if ratio.is_finite() {
+        ratio.ln_1p()
     } else {
         2.0 * t.ln() - df.ln() + (df / t / t).ln_1p()
     }
@@ -165,6 +166,21 @@ mod tests {
             assert!(
                 (got / exact - 1.0).abs() < 1e-12,
                 "p = {p}: {got} vs {exact}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_tail_has_no_step_where_t_squared_over_df_overflows() {
+        // Below one degree of freedom, t²/df passes the largest double
+        // while t² is still finite; the tail must not drop to zero there.
+        for df in [0.05, 0.5755625292540137, 0.99] {
+            let edge = (df * f64::MAX).sqrt();
+            let below = upper_tail(edge * (1.0 - 1e-9), df);
+            let above = upper_tail(edge * (1.0 + 1e-9), df);
+            assert!(
+                above > 0.0 && (below / above - 1.0).abs() < 1e-6,
+                "df = {df}: {below:e} below the edge, {above:e} above"
             );
         }
     }
