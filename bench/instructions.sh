@@ -6,8 +6,10 @@
 #
 #   bench/instructions.sh BINARY [BINARY...]     # first one is the baseline
 #   BENCH_REQUESTS=5000 bench/instructions.sh ...
+#   BENCH_WORK=tune bench/instructions.sh ...     # with the profile rewrite
+#   BENCH_KEEP_WORK=1 bench/instructions.sh ...   # keep callgrind's files
 #
-# Each binary serves the `sign` work of bench/run.sh (the app's signed
+# Each binary serves the `sign` work of bench/run.sh by default (the app's signed
 # request.json, re-signed and recorded, body forwarded unchanged) against
 # the same loopback nginx upstream. 1,000 requests warm it up, the counters
 # are zeroed, then BENCH_REQUESTS are counted from oha with 32 connections.
@@ -23,6 +25,12 @@ requests=${BENCH_REQUESTS:-3000}
 upstream_port=${BENCH_UPSTREAM_PORT:-18181}
 tuner_port=${BENCH_TUNER_PORT:-18183}
 admin_port=${BENCH_ADMIN_PORT:-18184}
+work_mode=${BENCH_WORK:-sign}
+case $work_mode in
+    sign) intent=bench_no_profile ;;
+    tune) intent=order_status ;;
+    *) echo "BENCH_WORK must be tune or sign, not $work_mode" >&2; exit 2 ;;
+esac
 
 say() { echo "[instructions] $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -39,7 +47,11 @@ pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     sleep 1
-    rm -rf "$work"
+    if [[ ${BENCH_KEEP_WORK:-0} == 1 ]]; then
+        say "callgrind files kept in $work/run-*"
+    else
+        rm -rf "$work"
+    fi
 }
 trap cleanup EXIT
 
@@ -48,13 +60,19 @@ sed -e "s|@WORK@|$work|g" -e "s|@PORT@|$upstream_port|g" -e "s|@BODY@|$body|g" \
     "$here/nginx-upstream.conf.template" >"$work/upstream.conf"
 nginx -p "$work/" -e "$work/upstream-error.log" -c "$work/upstream.conf" -g 'daemon off;' &
 pids+=($!)
-printf '[tuning]\nunknown_intent = "pass_through"\n' >"$work/tuner.toml"
+# As in bench/run.sh: `sign` names an intent no profile has and passes it
+# through; `tune` names order_status, whose built-in profile rewrites.
+if [[ $work_mode == sign ]]; then
+    printf '[tuning]\nunknown_intent = "pass_through"\n' >"$work/tuner.toml"
+else
+    : >"$work/tuner.toml"
+fi
 
 load() {
     oha --no-tui --output-format json --worker-threads 1 -m POST -D "$here/request.json" \
         -T application/json \
         -H "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261203/us-east-1/bedrock/aws4_request, SignedHeaders=host;x-amz-date, Signature=00" \
-        -H 'x-amz-date: 20261203T120000Z' -H 'x-intent: bench_no_profile' \
+        -H 'x-amz-date: 20261203T120000Z' -H "x-intent: $intent" \
         -c 32 -n "$1" "http://127.0.0.1:$tuner_port/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke" \
         | python3 -c 'import json,sys; d=json.load(sys.stdin)["statusCodeDistribution"]; sys.exit(0 if list(d) == ["200"] else "non-200 answers: %s" % d)'
 }

@@ -18,6 +18,7 @@ use crate::error::ProxyError;
 
 mod canonical;
 pub mod credentials;
+mod day_key;
 
 pub use credentials::{CredentialCache, SigningIdentity};
 
@@ -37,7 +38,9 @@ pub fn sign_request(
     let lean = signer
         .identity
         .data::<Credentials>()
-        .and_then(|credentials| canonical::sign(request, credentials, region, now));
+        .and_then(|credentials| {
+            canonical::sign(request, credentials, &signer.day_key, region, now)
+        });
     match lean {
         Some(signed) => apply(request, signed),
         None => sign_in_general(request, signer, region, now),

@@ -9,7 +9,8 @@
 //! all, a third of the sidecar's own instructions per request. A call from
 //! an AWS SDK needs none of those cases: no query string, a path with
 //! nothing to normalise, single-valued headers with nothing to fold.
-//! Those calls are signed here, with aws-sigv4's own signing key and HMAC;
+//! Those calls are signed here, with aws-sigv4's own key derivation (its
+//! key kept for the day, see `day_key`) and HMAC;
 //! anything else returns `None` and goes through `sign()`. Tests prove both
 //! produce the same signature for every request this path accepts.
 
@@ -22,6 +23,7 @@ use http::HeaderValue;
 use http::header::HeaderName;
 use sha2::{Digest, Sha256};
 
+use super::day_key::DayKey;
 use super::{SERVICE, is_signed, normalizing_changes_nothing};
 use crate::calendar::civil_date;
 
@@ -41,6 +43,7 @@ pub(super) struct Signed {
 pub(super) fn sign(
     request: &http::Request<bytes::Bytes>,
     credentials: &Credentials,
+    day_key: &DayKey,
     region: &str,
     now: SystemTime,
 ) -> Option<Signed> {
@@ -86,7 +89,7 @@ pub(super) fn sign(
     to_sign.push('\n');
     push_hex(&mut to_sign, &Sha256::digest(canonical.as_bytes()));
 
-    let key = v4::generate_signing_key(credentials.secret_access_key(), now, region, SERVICE);
+    let key = day_key.get(credentials.secret_access_key(), &stamp.date, now, region);
     let signature = v4::calculate_signature(key, to_sign.as_bytes());
     let mut authorization = String::with_capacity(256);
     let _ = write!(

@@ -15,6 +15,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_smithy_runtime_api::client::identity::Identity;
 use tokio::sync::Mutex;
 
+use super::day_key::DayKey;
 use crate::error::ProxyError;
 
 /// Refresh this long before expiry, or at a quarter of the remaining
@@ -36,6 +37,8 @@ const RETRY_CEILING: Duration = Duration::from_secs(30);
 pub struct SigningIdentity {
     pub identity: Identity,
     expiry: Option<SystemTime>,
+    /// The lean signer's key for these credentials' secret.
+    pub(super) day_key: DayKey,
 }
 
 impl SigningIdentity {
@@ -43,6 +46,7 @@ impl SigningIdentity {
         Self {
             expiry: credentials.expiry(),
             identity: credentials.into(),
+            day_key: DayKey::default(),
         }
     }
 }

@@ -58,7 +58,7 @@ fn both(
     let mut general = request.clone();
     let identity = SigningIdentity::new(credentials.clone());
     sign_in_general(&mut general, &identity, region, now).expect("aws-sigv4 signs");
-    let lean = sign(request, &credentials, region, now).map(|signed| {
+    let lean = sign(request, &credentials, &identity.day_key, region, now).map(|signed| {
         let mut lean = request.clone();
         super::super::apply(&mut lean, signed).expect("applies");
         signer_headers(&lean)
@@ -214,5 +214,35 @@ fn what_the_lean_path_does_not_cover_goes_to_aws_sigv4() {
     // Without a Host header there is nothing to sign the host from; the
     // proxy always sets the upstream's.
     let hostless = request("POST", model, &[], b"{}".to_vec());
-    assert!(sign(&hostless, &credentials(None), "us-east-1", now).is_none());
+    let keys = DayKey::default();
+    assert!(sign(&hostless, &credentials(None), &keys, "us-east-1", now).is_none());
+}
+
+#[test]
+fn a_kept_signing_key_follows_the_date_and_the_region() {
+    // One set of credentials signing across midnight and in two regions:
+    // each signature must be the one aws-sigv4 derives from scratch.
+    let credentials = credentials(None);
+    let identity = SigningIdentity::new(credentials.clone());
+    let request = request("POST", "/model/m/invoke", &[host_header()], b"{}".to_vec());
+    let midnight = 1_796_342_400;
+    for (secs, region) in [
+        (midnight - 1, "us-east-1"),
+        (midnight - 1, "us-east-1"),
+        (midnight, "us-east-1"),
+        (midnight + 1, "eu-west-3"),
+        (midnight + 2, "us-east-1"),
+    ] {
+        let now = UNIX_EPOCH + Duration::from_secs(secs);
+        let mut general = request.clone();
+        sign_in_general(&mut general, &identity, region, now).expect("aws-sigv4 signs");
+        let signed = sign(&request, &credentials, &identity.day_key, region, now).expect("lean");
+        let mut lean = request.clone();
+        super::super::apply(&mut lean, signed).expect("applies");
+        assert_eq!(
+            signer_headers(&lean),
+            signer_headers(&general),
+            "{secs} {region}"
+        );
+    }
 }
