@@ -25,12 +25,9 @@ requests=${BENCH_REQUESTS:-3000}
 upstream_port=${BENCH_UPSTREAM_PORT:-18181}
 tuner_port=${BENCH_TUNER_PORT:-18183}
 admin_port=${BENCH_ADMIN_PORT:-18184}
+# sign or tune: see bench/work-mode.sh.
 work_mode=${BENCH_WORK:-sign}
-case $work_mode in
-    sign) intent=bench_no_profile ;;
-    tune) intent=order_status ;;
-    *) echo "BENCH_WORK must be tune or sign, not $work_mode" >&2; exit 2 ;;
-esac
+source "$here/work-mode.sh"
 
 say() { echo "[instructions] $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -60,13 +57,7 @@ sed -e "s|@WORK@|$work|g" -e "s|@PORT@|$upstream_port|g" -e "s|@BODY@|$body|g" \
     "$here/nginx-upstream.conf.template" >"$work/upstream.conf"
 nginx -p "$work/" -e "$work/upstream-error.log" -c "$work/upstream.conf" -g 'daemon off;' &
 pids+=($!)
-# As in bench/run.sh: `sign` names an intent no profile has and passes it
-# through; `tune` names order_status, whose built-in profile rewrites.
-if [[ $work_mode == sign ]]; then
-    printf '[tuning]\nunknown_intent = "pass_through"\n' >"$work/tuner.toml"
-else
-    : >"$work/tuner.toml"
-fi
+write_work_config "$work/tuner.toml"
 
 load() {
     oha --no-tui --output-format json --worker-threads 1 -m POST -D "$here/request.json" \
@@ -126,6 +117,8 @@ base_total='' base_rest=''
 i=0
 for bin in "$@"; do
     [[ -x $bin ]] || die "$bin is not an executable"
+    # measure runs it from its own directory: a relative path would miss.
+    bin=$(realpath "$bin")
     read -r total rest < <(measure "$bin" "$i")
     : "${base_total:=$total}" "${base_rest:=$rest}"
     python3 -c "import sys; t,r,bt,br=map(int,sys.argv[2:]); print('%-48s %12d %12d %8.3f %8.3f' % (sys.argv[1][-48:], t, r, t/bt, r/br))" \

@@ -30,16 +30,9 @@ pin=${BENCH_PIN:-1}
 # before measuring; the machine counts as quiet below quiet_max busy.
 quiet_wait=${BENCH_QUIET_WAIT:-900}
 quiet_max=${BENCH_QUIET_MAX:-0.15}
-# What bedrock-tuner does to each request besides signing and recording
-# it: "tune" applies the built-in order_status profile (managed prompt,
-# examples, parameters); "sign" names an intent no profile has, with
-# `unknown_intent = "pass_through"`, so the body goes upstream unchanged.
+# tune or sign: see bench/work-mode.sh.
 work_mode=${BENCH_WORK:-tune}
-case $work_mode in
-    tune) intent=order_status ;;
-    sign) intent=bench_no_profile ;;
-    *) echo "BENCH_WORK must be tune or sign, not $work_mode" >&2; exit 2 ;;
-esac
+source "$here/work-mode.sh"
 # 1: profile bedrock-tuner with perf during one extra unthrottled phase.
 perf_profile=${BENCH_PERF:-0}
 skip_build=${BENCH_SKIP_BUILD:-0}
@@ -246,7 +239,7 @@ nginx_pid=$!
 say "starting bedrock-tuner on 127.0.0.1:$tuner_port (admin $admin_port), work: $work_mode"
 tuner_config=()
 if [[ $work_mode == sign ]]; then
-    printf '[tuning]\nunknown_intent = "pass_through"\n' >"$work/tuner.toml"
+    write_work_config "$work/tuner.toml"
     tuner_config=(--config "$work/tuner.toml")
 fi
 # A clean environment: only the variables the benchmark defines, so no

@@ -9,10 +9,10 @@
 //! all, a third of the sidecar's own instructions per request. A call from
 //! an AWS SDK needs none of those cases: no query string, a path with
 //! nothing to normalise, single-valued headers with nothing to fold.
-//! Those calls are signed here, with aws-sigv4's own key derivation (its
-//! key kept for the day, see `day_key`) and HMAC;
-//! anything else returns `None` and goes through `sign()`. Tests prove both
-//! produce the same signature for every request this path accepts.
+//! Those calls are signed here, with aws-sigv4's own key derivation (the
+//! key kept for the day, see `day_key`) and HMAC; anything else returns
+//! `None` and goes through `sign()`. Tests prove both produce the same
+//! signature for every request this path accepts.
 
 use std::fmt::Write as _;
 use std::time::SystemTime;
